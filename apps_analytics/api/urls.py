@@ -1,0 +1,3 @@
+"""App analytics routes (filled by the app analytics issue)."""
+
+urlpatterns: list = []

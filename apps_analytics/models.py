@@ -1,0 +1,121 @@
+"""App utilization data (SPEC §9)."""
+
+from __future__ import annotations
+
+import uuid
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"{value!r} is not an IANA time zone name (e.g. Europe/Paris).") from exc
+
+
+class Client(models.Model):
+    """A customer organization of the app analytics; its dates are in its own time zone."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClientGrant(models.Model):
+    """Lets a Django login (and its API tokens) read one client's analytics."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_grants")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="grants")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "client"], name="client_grant_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.client}"
+
+
+class Department(models.Model):
+    """A department of a client; reports can be scoped to its members."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="departments")
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClientUser(models.Model):
+    """A person at a client who uses applications."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="users")
+    email = models.EmailField(max_length=254)
+    departments = models.ManyToManyField(Department, blank=True, related_name="members")
+
+    class Meta:
+        ordering = ["email"]
+        indexes = [models.Index(fields=["client", "email"])]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Application(models.Model):
+    """An application licensed by a client."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="applications")
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AppUsageReport(models.Model):
+    """Daily usage of one application by one user (the seed's ``app_usage_reports``)."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="usage_reports")
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="usage_reports")
+    user = models.ForeignKey(ClientUser, on_delete=models.CASCADE, related_name="usage_reports")
+    activity_date = models.DateField()
+    total_active_ms = models.BigIntegerField()
+    total_session_count = models.IntegerField()
+
+    class Meta:
+        ordering = ["activity_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "user", "activity_date"], name="app_usage_report_unique_day"
+            ),
+            models.CheckConstraint(
+                condition=Q(total_active_ms__gte=0) & Q(total_session_count__gte=0),
+                name="app_usage_report_non_negative",
+                violation_error_message="Active time and session count cannot be negative.",
+            ),
+        ]
+        indexes = [
+            # Detail and activity read one app over a date range; the list reads a client over a range.
+            models.Index(fields=["application", "activity_date"], name="app_usage_app_date"),
+            models.Index(fields=["client", "activity_date"], name="app_usage_client_date"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application} {self.user} {self.activity_date}"

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    """Shared API plumbing: tokens, authentication, the error envelope, rendering."""
+
+    name = "core"
+    verbose_name = "API access"

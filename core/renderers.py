@@ -1,0 +1,25 @@
+"""Fast JSON rendering: report rows are plain dicts, serialized by orjson in one call."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import orjson
+from rest_framework.renderers import BaseRenderer
+
+
+class OrjsonRenderer(BaseRenderer):
+    media_type = "application/json"
+    format = "json"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None) -> bytes:
+        if data is None:
+            return b""
+        return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _default(value):
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")

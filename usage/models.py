@@ -1,0 +1,136 @@
+"""Device usage data (SPEC §4)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Organization(models.Model):
+    """A tenant. Every usage row belongs to exactly one; no token reads another's rows."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OrganizationMembership(models.Model):
+    """Ties a Django login (and so its API tokens) to the organization its usage routes read."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_membership")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.organization}"
+
+
+class Team(models.Model):
+    """A team of an organization; sessions are charged to it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="teams")
+    name = models.CharField(max_length=200)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["organization", "name"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class User(models.Model):
+    """A person who uses devices (not a Django login)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="users")
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=200, blank=True)
+    notes = models.TextField(blank=True)
+    teams = models.ManyToManyField(Team, blank=True, related_name="members")
+
+    class Meta:
+        ordering = ["email"]
+        indexes = [models.Index(fields=["organization", "email"])]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Host(models.Model):
+    """A machine that hosts devices; its country places the devices for `/v1/usage/country`."""
+
+    hostname = models.CharField(max_length=255, unique=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code.")
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return self.hostname
+
+
+class Device(models.Model):
+    """A device on a host; its address ``device_id@hostname`` is unique."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="devices")
+    host = models.ForeignKey(Host, on_delete=models.PROTECT, related_name="devices")
+    device_id = models.CharField(max_length=200)
+    model = models.CharField(max_length=200, blank=True)
+    os = models.CharField(max_length=50, blank=True, help_text="For example android or ios.")
+    device_type = models.CharField(max_length=50, blank=True, help_text="For example phone or tablet.")
+
+    class Meta:
+        ordering = ["device_id"]
+        constraints = [models.UniqueConstraint(fields=["device_id", "host"], name="device_address_unique")]
+        indexes = [models.Index(fields=["organization"])]
+
+    def __str__(self) -> str:
+        return self.address
+
+    @property
+    def address(self) -> str:
+        return f"{self.device_id}@{self.host.hostname}"
+
+
+class UsageEvent(models.Model):
+    """One device session. Since Aug 2022 it carries a user and a team; older ones one of them."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="usage_events")
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="usage_events")
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_events")
+    team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_events")
+    start_time = models.DateTimeField()
+    end_time = models.DateTimeField()
+    automated = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["start_time"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_time__gte=F("start_time")),
+                name="usage_event_end_after_start",
+                violation_error_message="The end time must not be before the start time.",
+            ),
+        ]
+        indexes = [
+            # Reports read sessions overlapping a range: start_time < range end and end_time > range start.
+            models.Index(fields=["organization", "start_time"], name="usage_event_org_start"),
+            models.Index(fields=["organization", "end_time"], name="usage_event_org_end"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_id} {self.start_time:%Y-%m-%d %H:%M}"
+
+    @property
+    def duration_seconds(self) -> float:
+        return (self.end_time - self.start_time).total_seconds()

@@ -1,0 +1,13 @@
+"""Root URLs: the API versions, the OpenAPI schema with Swagger UI, and the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("", include("usage.api.urls")),
+    path("", include("apps_analytics.api.urls")),
+]
