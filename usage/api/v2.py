@@ -1,0 +1,233 @@
+"""v2 device usage routes: ``/v2/usage[/{grouping}]`` and ``/v2/usage/event`` (seed 000, SPEC §5-6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from core.errors import NotFound
+from usage.api import params as p
+from usage.api.output import report_response
+from usage.binning import format_local, make_bins
+from usage.events import EVENT_FIELDS, EventQuery, event_page, event_rows
+from usage.reporting import Filters, Report, ReportSpec, run_report
+
+# grouping -> dimensions of the reporting core
+GROUPINGS: dict[str, tuple[str, ...]] = {
+    "org": (),
+    "device": ("device",),
+    "team": ("team",),
+    "user": ("user",),
+    "host": ("host",),
+    "device_team": ("device", "team"),
+    "device_user": ("device", "user"),
+}
+ALIASES = {
+    "device-team": "device_team",
+    "team/device": "device_team",
+    "device-user": "device_user",
+    "user/device": "device_user",
+}
+UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+METRICS = ("total_time", "device_count", "session_count")
+
+
+class FilterParams(serializers.Serializer):
+    """The five repeatable filters of seed 000 (kinds AND'ed, values of one kind OR'ed)."""
+
+    filter_team_id = p.UUIDListField(required=False)
+    filter_team_name = p.StringListField(required=False)
+    filter_user_id = p.UUIDListField(required=False)
+    filter_user_email = p.StringListField(required=False)
+    filter_device_address = p.StringListField(required=False)
+    org_id = serializers.UUIDField(required=False, error_messages={"invalid": "must be a UUID, got {value!r}"})
+
+
+class RangeParams(FilterParams):
+    start_date = p.DateParamField()
+    end_date = p.DateParamField(required=False)
+    timezone = p.TimezoneField(required=False)
+    format = p.ChoiceParamField(choices=["json", "csv"], required=False, default="json")
+
+
+class ReportParams(RangeParams):
+    bin_size = p.BinSizeField(allow_seconds=True, required=False, default="month")
+    unit = p.ChoiceParamField(choices=list(UNITS), required=False, default="second")
+    display_all = p.StrictBooleanField(required=False, default=False)
+
+
+class EventParams(RangeParams):
+    limit = serializers.IntegerField(
+        required=False,
+        default=1000,
+        min_value=1,
+        max_value=10_000,
+        error_messages={
+            "invalid": "must be a whole number",
+            "min_value": "must be at least {min_value}",
+            "max_value": "must be at most {max_value}",
+        },
+    )
+    cursor = serializers.CharField(required=False)
+
+
+def filters_from(values: dict[str, Any]) -> Filters:
+    return Filters(
+        team_ids=values.get("filter_team_id", ()),
+        team_names=values.get("filter_team_name", ()),
+        user_ids=values.get("filter_user_id", ()),
+        user_emails=values.get("filter_user_email", ()),
+        device_addresses=values.get("filter_device_address", ()),
+    )
+
+
+def report_rows(report: Report, *, unit: str) -> Iterator[dict[str, Any]]:
+    """Report tuples as v2 rows: bin times, metrics, group labels, unit."""
+    bins = report.bins
+    label_names = report.label_columns
+    n_labels = len(label_names)
+    divisor = UNITS[unit]
+    times = [
+        (format_local(bins.labels[i]), format_local(bins.local(i)), format_local(bins.local(i + 1)))
+        for i in range(len(bins))
+    ]
+    for row in report.rows:
+        label, start, end = times[row[0] - 1]
+        total, devices, sessions = row[1 + n_labels :]
+        out = {
+            "datetime": label,
+            "start_time": start,
+            "end_time": end,
+            "total_time": total / divisor,
+            "device_count": devices,
+            "session_count": sessions,
+        }
+        for name, value in zip(label_names, row[1 : 1 + n_labels], strict=True):
+            out[name] = str(value) if name.endswith("_id") and value is not None else value
+        out["unit"] = unit
+        yield out
+
+
+def _schema_params(serializer: type[serializers.Serializer]) -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter(
+            name,
+            OpenApiTypes.STR,
+            many=isinstance(field, serializers.ListField),
+            required=field.required,
+            description=(field.help_text or "") + (" Repeatable." if isinstance(field, serializers.ListField) else ""),
+        )
+        for name, field in serializer().fields.items()
+    ]
+
+
+REPORT_RESPONSE = OpenApiResponse(
+    response=inline_serializer(
+        "UsageReport",
+        {
+            "report": serializers.ListField(
+                child=inline_serializer(
+                    "UsageReportRow",
+                    {
+                        "datetime": serializers.CharField(),
+                        "start_time": serializers.CharField(),
+                        "end_time": serializers.CharField(),
+                        "total_time": serializers.FloatField(),
+                        "device_count": serializers.IntegerField(),
+                        "session_count": serializers.IntegerField(),
+                        "device_address": serializers.CharField(required=False),
+                        "team_id": serializers.UUIDField(required=False, allow_null=True),
+                        "team_name": serializers.CharField(required=False, allow_null=True),
+                        "user_id": serializers.UUIDField(required=False, allow_null=True),
+                        "user_email": serializers.CharField(required=False, allow_null=True),
+                        "hostname": serializers.CharField(required=False),
+                        "unit": serializers.CharField(),
+                    },
+                )
+            )
+        },
+    ),
+    description="JSON rows, or CSV (format=csv) with the same fields as header.",
+)
+
+
+class UsageReportView(APIView):
+    """Aggregate device usage in time bins, optionally grouped (org, device, team, user, host, ...)."""
+
+    def get(self, request: Request, grouping: str = "org"):
+        return self.report(request, grouping)
+
+    def post(self, request: Request, grouping: str = "org"):
+        return self.report(request, grouping)
+
+    def report(self, request: Request, grouping: str):
+        grouping = ALIASES.get(grouping, grouping)
+        if grouping not in GROUPINGS:
+            valid = ", ".join([*GROUPINGS, *ALIASES, "event"])
+            raise NotFound(f"Unknown grouping {grouping!r}. Valid groupings: {valid}.", {"grouping": grouping})
+        values = p.validate(ReportParams, p.request_params(request))
+        organization = p.request_organization(request, values.get("org_id"))
+        span = p.report_range(
+            start_date=values["start_date"],
+            end_date=values.get("end_date"),
+            tz=values.get("timezone") or p.zoneinfo.ZoneInfo("UTC"),
+        )
+        bins = make_bins(start=span.start, end=span.end, tz=span.tz, bin_size=values["bin_size"])
+        spec = ReportSpec(
+            organization_id=organization.pk,
+            bins=bins,
+            dimensions=GROUPINGS[grouping],
+            metrics=METRICS,
+            filters=filters_from(values),
+            display_all=values["display_all"],
+        )
+        report = run_report(spec)
+        fields = ["datetime", "start_time", "end_time", *METRICS, *report.label_columns, "unit"]
+        return report_response(
+            report_rows(report, unit=values["unit"]),
+            fields=fields,
+            fmt=values["format"],
+            filename=f"usage_{grouping}_{values['start_date']:%Y%m%d}",
+        )
+
+
+for _method in ("get", "post"):
+    setattr(
+        UsageReportView,
+        _method,
+        extend_schema(
+            parameters=_schema_params(ReportParams),
+            responses={200: REPORT_RESPONSE},
+            request=None,
+        )(getattr(UsageReportView, _method)),
+    )
+
+
+class UsageEventView(APIView):
+    """The sessions that overlap the range, cursor-paginated (JSON) or streamed whole (CSV)."""
+
+    @extend_schema(parameters=_schema_params(EventParams), responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request):
+        values = p.validate(EventParams, p.request_params(request))
+        organization = p.request_organization(request, values.get("org_id"))
+        span = p.report_range(
+            start_date=values["start_date"],
+            end_date=values.get("end_date"),
+            tz=values.get("timezone") or p.zoneinfo.ZoneInfo("UTC"),
+        )
+        query = EventQuery(
+            organization_id=organization.pk, start=span.start, end=span.end, tz=span.tz, filters=filters_from(values)
+        )
+        filename = f"usage_events_{values['start_date']:%Y%m%d}"
+        if values["format"] == "csv":
+            return report_response(event_rows(query), fields=EVENT_FIELDS, fmt="csv", filename=filename)
+        rows, next_cursor = event_page(query, limit=values["limit"], cursor=values.get("cursor"))
+        return report_response(
+            rows, fields=EVENT_FIELDS, fmt="json", filename=filename, tail={"next_cursor": next_cursor}
+        )

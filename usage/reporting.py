@@ -1,0 +1,349 @@
+"""Device usage reports: the one query builder shared by the v0, v1 and v2 routes.
+
+A report is the sessions of one organization, narrowed by filters, split across time bins by
+overlap, grouped by zero or more dimensions, and aggregated with a set of metrics, in a single
+SQL statement. Versions differ only in how they parse parameters and shape the rows.
+
+How a session's time is attributed: its part inside the report range is cut at the bin edges
+(``width_bucket`` against the precomputed edge array finds its first and last bin; only sessions
+that cross an edge produce more than one piece). ``session_count`` and ``avg_session_length``
+count a session once, in the bin where it starts, and only if it starts inside the range.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from django.db import connection
+
+from usage.binning import Bins
+
+# --------------------------------------------------------------------------------------------
+# Dimensions: what a report can be grouped by.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """A grouping key of sessions, with how to label it and how to list all its values.
+
+    SQL fragments use ``{a}`` for the alias of the label join, ``{k}`` for the key column.
+    ``key`` is an expression over the session ``e``, its device ``d`` and host ``h``.
+    """
+
+    key: str
+    label_join: str
+    labels: tuple[tuple[str, str], ...]  # (column name, SQL expression)
+    order: str
+    universe: str  # SELECT of every key value of the organization (for display_all)
+    extras: dict[str, str] = field(default_factory=dict)  # optional label columns, on request
+
+
+_DEVICE_ADDRESS = "{a}.device_id || '@' || {a}h.hostname"
+_PHONE_MODEL = (
+    "CASE WHEN lower(d.device_type) = 'phone' AND lower(d.os) = 'android' THEN 'AndroidPhone' "
+    "WHEN lower(d.device_type) = 'phone' AND lower(d.os) = 'ios' THEN 'iPhone' "
+    "ELSE NULLIF(d.model, '') END"
+)
+_DEVICES_OF_ORG = "FROM usage_device d JOIN usage_host h ON h.id = d.host_id WHERE d.organization_id = %(org)s"
+
+DIMENSIONS: dict[str, Dimension] = {
+    "device": Dimension(
+        key="e.device_id",
+        label_join="LEFT JOIN usage_device {a} ON {a}.id = {k} LEFT JOIN usage_host {a}h ON {a}h.id = {a}.host_id",
+        labels=(("device_address", _DEVICE_ADDRESS),),
+        order=_DEVICE_ADDRESS,
+        universe="SELECT d.id " + _DEVICES_OF_ORG + " {device_filters}",
+    ),
+    # Legacy ``group_by_device_id``: one group per device id, merging the hosts it appears on.
+    "device_id": Dimension(
+        key="d.device_id",
+        label_join="",
+        labels=(("device_id", "{k}"),),
+        order="{k}",
+        universe="SELECT DISTINCT d.device_id " + _DEVICES_OF_ORG + " {device_filters}",
+    ),
+    "team": Dimension(
+        key="e.team_id",
+        label_join="LEFT JOIN usage_team {a} ON {a}.id = {k}",
+        labels=(("team_id", "{a}.id"), ("team_name", "{a}.name")),
+        order="{a}.name",
+        universe="SELECT t.id FROM usage_team t WHERE t.organization_id = %(org)s {team_filters}",
+    ),
+    "user": Dimension(
+        key="e.user_id",
+        label_join="LEFT JOIN usage_user {a} ON {a}.id = {k}",
+        labels=(("user_id", "{a}.id"), ("user_email", "{a}.email")),
+        order="{a}.email",
+        universe="SELECT u.id FROM usage_user u WHERE u.organization_id = %(org)s {user_filters}",
+        extras={
+            "user_notes": "{a}.notes",
+            "user_teams": "ARRAY(SELECT t.name FROM usage_user_teams ut JOIN usage_team t ON t.id = ut.team_id "
+            "WHERE ut.user_id = {a}.id ORDER BY t.name)",
+        },
+    ),
+    "host": Dimension(
+        key="d.host_id",
+        label_join="LEFT JOIN usage_host {a} ON {a}.id = {k}",
+        labels=(("hostname", "{a}.hostname"),),
+        order="{a}.hostname",
+        universe="SELECT DISTINCT d.host_id " + _DEVICES_OF_ORG + " {device_filters}",
+    ),
+    "country": Dimension(
+        key="NULLIF(h.country, '')",
+        label_join="",
+        labels=(("country", "{k}"),),
+        order="{k}",
+        universe="SELECT DISTINCT NULLIF(h.country, '') " + _DEVICES_OF_ORG + " {device_filters}",
+    ),
+    "device_model": Dimension(
+        key="NULLIF(d.model, '')",
+        label_join="",
+        labels=(("device_model", "{k}"),),
+        order="{k}",
+        universe="SELECT DISTINCT NULLIF(d.model, '') " + _DEVICES_OF_ORG + " {device_filters}",
+    ),
+    # Legacy ``combine_phone_os``: phones become AndroidPhone / iPhone by their OS.
+    "device_model_combined": Dimension(
+        key=_PHONE_MODEL,
+        label_join="",
+        labels=(("device_model", "{k}"),),
+        order="{k}",
+        universe="SELECT DISTINCT " + _PHONE_MODEL + " " + _DEVICES_OF_ORG + " {device_filters}",
+    ),
+}
+
+# --------------------------------------------------------------------------------------------
+# Metrics: aggregates over the pieces ``p`` of sessions in a (bin, group).
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Metric:
+    aggregate: str
+    empty: str  # SQL value of a (bin, group) with no sessions
+
+
+METRICS: dict[str, Metric] = {
+    "total_time": Metric("sum(p.secs)", "0.0"),
+    "session_count": Metric("count(*) FILTER (WHERE p.starts_here)", "0"),
+    "avg_session_length": Metric("avg(p.duration) FILTER (WHERE p.starts_here)", "NULL"),
+    "device_count": Metric("count(DISTINCT p.device_id) FILTER (WHERE p.secs > 0)", "0"),
+    "user_count": Metric("count(DISTINCT p.user_id) FILTER (WHERE p.secs > 0)", "0"),
+    "team_count": Metric("count(DISTINCT p.team_id) FILTER (WHERE p.secs > 0)", "0"),
+}
+
+# --------------------------------------------------------------------------------------------
+# Filters: narrow the sessions (and the display_all universe) before anything is computed.
+# Different kinds are AND'ed, the values of one kind OR'ed.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    team_ids: Sequence[UUID] = ()
+    team_names: Sequence[str] = ()
+    user_ids: Sequence[UUID] = ()
+    user_emails: Sequence[str] = ()
+    device_addresses: Sequence[str] = ()
+    hostnames: Sequence[str] = ()
+    device_ids: Sequence[str] = ()
+    automated: bool | None = None
+
+
+# (field, universe it narrows, SQL over the session ``e`` / a universe row ``x``, SQL parameter)
+_TEAM_IN = "SELECT t.id FROM usage_team t WHERE t.organization_id = %(org)s AND "
+_USER_IN = "SELECT u.id FROM usage_user u WHERE u.organization_id = %(org)s AND "
+_DEVICE_IN = "SELECT d.id " + _DEVICES_OF_ORG + " AND "
+FILTERS: tuple[tuple[str, str, str, str], ...] = (
+    ("team_ids", "team", "{col} = ANY(%(team_ids)s::uuid[])", "team_id"),
+    ("team_names", "team", "{col} IN (" + _TEAM_IN + "t.name = ANY(%(team_names)s))", "team_id"),
+    ("user_ids", "user", "{col} = ANY(%(user_ids)s::uuid[])", "user_id"),
+    ("user_emails", "user", "{col} IN (" + _USER_IN + "lower(u.email) = ANY(%(user_emails)s))", "user_id"),
+    (
+        "device_addresses",
+        "device",
+        "{col} IN (" + _DEVICE_IN + "d.device_id || '@' || h.hostname = ANY(%(device_addresses)s))",
+        "device_id",
+    ),
+    ("hostnames", "device", "{col} IN (" + _DEVICE_IN + "h.hostname = ANY(%(hostnames)s))", "device_id"),
+    ("device_ids", "device", "{col} IN (" + _DEVICE_IN + "d.device_id = ANY(%(device_ids)s))", "device_id"),
+)
+# How each universe names the column a filter tests.
+_UNIVERSE_COLUMNS = {"team": {"team_id": "t.id"}, "user": {"user_id": "u.id"}, "device": {"device_id": "d.id"}}
+
+
+def filter_conditions(filters: Filters) -> tuple[list[str], dict[str, list[str]], dict[str, Any]]:
+    """SQL conditions on sessions, conditions per universe, and their parameters."""
+    on_sessions: list[str] = []
+    on_universe: dict[str, list[str]] = {"team": [], "user": [], "device": []}
+    params: dict[str, Any] = {}
+    for name, universe, template, column in FILTERS:
+        values = list(getattr(filters, name))
+        if not values:
+            continue
+        params[name] = [v.lower() for v in values] if name == "user_emails" else values
+        on_sessions.append(template.format(col=f"e.{column}"))
+        on_universe[universe].append(template.format(col=_UNIVERSE_COLUMNS[universe][column]))
+    if filters.automated is not None:
+        on_sessions.append("e.automated = %(automated)s")
+        params["automated"] = filters.automated
+    return on_sessions, on_universe, params
+
+
+# --------------------------------------------------------------------------------------------
+# The report query.
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReportSpec:
+    organization_id: UUID
+    bins: Bins
+    dimensions: Sequence[str] = ()
+    metrics: Sequence[str] = ("total_time",)
+    filters: Filters = field(default_factory=Filters)
+    display_all: bool = False
+    drop_null_groups: bool = False  # legacy routes leave out sessions without a value for the key
+    extras: Sequence[str] = ()  # optional label columns of the dimensions (e.g. user_notes)
+
+
+@dataclass(frozen=True)
+class Report:
+    """The columns of the rows and the rows themselves: ``(bin index, *labels, *metrics)``."""
+
+    label_columns: list[str]
+    metric_columns: list[str]
+    rows: Iterator[tuple]
+    bins: Bins
+
+
+def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
+    """The single SQL statement of a report, and its parameters."""
+    dims = [DIMENSIONS[name] for name in spec.dimensions]
+    metrics = [METRICS[name] for name in spec.metrics]
+    session_filters, universe_filters, params = filter_conditions(spec.filters)
+    n_bins = len(spec.bins)
+    params.update(
+        org=spec.organization_id,
+        edges=spec.bins.edges,
+        rs=spec.bins.edges[0],
+        re=spec.bins.edges[-1],
+        n_bins=n_bins,
+    )
+
+    keys = [f"k{i}" for i in range(len(dims))]
+    key_select = "".join(f", {d.key} AS {k}" for d, k in zip(dims, keys, strict=True))
+    where = ["e.organization_id = %(org)s", "e.start_time < %(re)s", "e.end_time >= %(rs)s", *session_filters]
+    if spec.drop_null_groups:
+        where += [f"{d.key} IS NOT NULL" for d in dims]
+    group_keys = "".join(f", {k}" for k in keys)
+    # Only keys read from the device or host need those joins; filters test ids by subquery.
+    needs_device = any("d." in d.key or "h." in d.key for d in dims)
+    device_join = (
+        " JOIN usage_device d ON d.id = e.device_id JOIN usage_host h ON h.id = d.host_id" if needs_device else ""
+    )
+
+    # Sessions are cut at bin edges: b0 is the bin of its (clipped) start, b1 of its last instant.
+    sessions = f"""
+        SELECT e.device_id, e.user_id, e.team_id{key_select},
+               e.start_time, e.end_time,
+               date_part('epoch', e.end_time - e.start_time) AS duration,
+               width_bucket(greatest(e.start_time, %(rs)s), %(edges)s::timestamptz[]) AS b0,
+               greatest(
+                   width_bucket(greatest(e.start_time, %(rs)s), %(edges)s::timestamptz[]),
+                   least(width_bucket(least(e.end_time, %(re)s) - interval '1 microsecond', %(edges)s::timestamptz[]),
+                         %(n_bins)s)
+               ) AS b1
+        FROM usage_usageevent e{device_join}
+        WHERE {" AND ".join(where)}"""
+    pieces = """
+        SELECT s.*, b,
+               date_part('epoch', least(s.end_time, (%(edges)s::timestamptz[])[b + 1])
+                                  - greatest(s.start_time, (%(edges)s::timestamptz[])[b])) AS secs,
+               (b = s.b0 AND s.start_time >= %(rs)s) AS starts_here
+        FROM sessions s CROSS JOIN LATERAL generate_series(s.b0, s.b1) AS b"""
+    aggregates = "".join(f", {m.aggregate} AS m{i}" for i, m in enumerate(metrics))
+    # total_secs decides which (bin, group) rows exist: those with time in them.
+    agg = f"SELECT p.b{group_keys}{aggregates}, sum(p.secs) AS total_secs FROM pieces p GROUP BY p.b{group_keys}"
+
+    metric_out = [f"COALESCE(r.m{i}, {m.empty})" if m.empty != "NULL" else f"r.m{i}" for i, m in enumerate(metrics)]
+    metric_cols = "".join(f", a.m{i}" for i in range(len(metrics)))
+
+    if not dims:
+        # The org grouping: every bin, zeros included.
+        body = f"SELECT g.b AS rb{metric_cols} FROM generate_series(1, %(n_bins)s) AS g(b) LEFT JOIN agg a ON a.b = g.b"
+    elif spec.display_all:
+        narrowing = {f"{name}_filters": "".join(f" AND {c}" for c in conds) for name, conds in universe_filters.items()}
+        universes = [f"({d.universe.format(**narrowing)}) AS u{i}(k)" for i, d in enumerate(dims)]
+        cross = " CROSS JOIN ".join(["generate_series(1, %(n_bins)s) AS g(b)", *universes])
+        on = " AND ".join(["a.b = g.b", *(f"a.{k} = u{i}.k" for i, k in enumerate(keys))])
+        not_null = " AND ".join(f"u{i}.k IS NOT NULL" for i in range(len(dims)))
+        body = (
+            f"SELECT g.b AS rb{''.join(f', u{i}.k AS {k}' for i, k in enumerate(keys))}{metric_cols} "
+            f"FROM {cross} LEFT JOIN agg a ON {on} WHERE {not_null} "
+            # Groups outside the universe (sessions without a team or user) still count.
+            f"UNION ALL SELECT a.b{group_keys}{metric_cols} FROM agg a "
+            f"WHERE a.total_secs > 0 AND ({' OR '.join(f'a.{k} IS NULL' for k in keys)})"
+        )
+    else:
+        body = f"SELECT a.b AS rb{group_keys}{metric_cols} FROM agg a WHERE a.total_secs > 0"
+
+    joins, label_cols, order = [], [], ["r.rb"]
+    for i, (dim, k) in enumerate(zip(dims, keys, strict=True)):
+        fmt = {"a": f"l{i}", "k": f"r.{k}"}
+        if dim.label_join:
+            joins.append(dim.label_join.format(**fmt))
+        for name, expr in dim.labels:
+            label_cols.append(f"{expr.format(**fmt)} AS {name}")
+        for name in spec.extras:
+            if name in dim.extras:
+                label_cols.append(f"{dim.extras[name].format(**fmt)} AS {name}")
+        order += [f"{dim.order.format(**fmt)} NULLS LAST", f"r.{k} NULLS LAST"]
+
+    select = ", ".join(["r.rb", *label_cols, *metric_out])
+    sql = f"""
+        WITH sessions AS ({sessions}),
+        pieces AS ({pieces}),
+        agg AS ({agg})
+        SELECT {select}
+        FROM ({body}) r {" ".join(joins)}
+        ORDER BY {", ".join(order)}"""
+    return sql, params
+
+
+def run_report(spec: ReportSpec, *, chunk_size: int = 5000) -> Report:
+    """Execute the report query and return its rows as a lazy iterator.
+
+    The query runs (and fails, if it does) before this returns; rows are then fetched in chunks
+    from a server-side cursor, so a streamed response never holds the whole report in memory.
+    """
+    sql, params = build_report_sql(spec)
+    cursor = connection.chunked_cursor()
+    cursor.execute(sql, params)
+    first = cursor.fetchmany(chunk_size)
+
+    def rows() -> Iterator[tuple]:
+        try:
+            chunk = first
+            while chunk:
+                yield from chunk
+                if len(chunk) < chunk_size:
+                    break
+                chunk = cursor.fetchmany(chunk_size)
+        finally:
+            cursor.close()
+
+    return Report(label_columns=report_labels(spec), metric_columns=list(spec.metrics), rows=rows(), bins=spec.bins)
+
+
+def report_labels(spec: ReportSpec) -> list[str]:
+    """The label columns a report's rows carry, in order."""
+    names: list[str] = []
+    for name in spec.dimensions:
+        dim = DIMENSIONS[name]
+        names += [label for label, _ in dim.labels] + [extra for extra in spec.extras if extra in dim.extras]
+    return names
