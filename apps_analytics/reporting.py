@@ -1,0 +1,346 @@
+"""App utilization reports (SPEC §9, seed 001): the SQL behind the app analytics endpoints.
+
+Everything is aggregated in PostgreSQL, one query per report, always parameterized. The period
+metrics (detail and list) share one query builder, so the app detail cards and the App
+Utilization list use the same formulas. That query is a two-level aggregation: report rows are
+first summed per (period, app, user) and per (period, app, day), and the metrics are computed from
+those, so ``COUNT(DISTINCT user_id)`` becomes a cheap ``COUNT(*)`` of per-user rows.
+
+Dates are local dates of the client (``activity_date`` is stored that way), so no time zone
+arithmetic happens here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+from typing import Any
+from uuid import UUID
+
+from django.db import connection
+
+from apps_analytics.models import Application, AppUsageReport, ClientUser
+
+REPORTS = AppUsageReport._meta.db_table
+APPLICATIONS = Application._meta.db_table
+CLIENT_USERS = ClientUser._meta.db_table
+MEMBERSHIPS = ClientUser.departments.through._meta.db_table
+
+# granularity -> PostgreSQL date_trunc unit: calendar day, ISO week (Monday), month, quarter (Jan/Apr/Jul/Oct).
+GRANULARITY_UNITS: dict[str, str] = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter"}
+
+
+@dataclass(frozen=True)
+class PeriodMetric:
+    """A period metric: the SQL aggregate that computes it from one of the two intermediate levels.
+
+    ``per_user`` rows: (period, app, user) with ``active_ms`` and ``sessions`` summed over the period.
+    ``per_bucket`` rows: (period, app, calendar bucket) with ``ms_per_day``, the bucket's active time
+    divided by its number of active days.
+    """
+
+    source: str
+    aggregate: str
+
+
+# The seed's metrics, in the seed's response order.
+PERIOD_METRICS: dict[str, PeriodMetric] = {
+    "unique_users": PeriodMetric("per_user", "COUNT(*)"),
+    "active_time_ms": PeriodMetric("per_user", "SUM(active_ms)"),
+    # Mean over buckets with activity of SUM(total_active_ms) / COUNT(DISTINCT activity_date); half up.
+    "avg_time_ms_per_day": PeriodMetric("per_bucket", "ROUND(AVG(ms_per_day))"),
+    "session_count": PeriodMetric("per_user", "SUM(sessions)"),
+}
+
+# App Activity metric -> SQL aggregate over one day's report rows of one app.
+DAILY_METRICS: dict[str, str] = {
+    "user-count": "COUNT(DISTINCT r.user_id)",
+    "active-time": "SUM(r.total_active_ms)",
+    "session-count": "SUM(r.total_session_count)",
+}
+
+# App Utilization ordering name -> SQL expression over the list's rows (primary period values).
+APP_ORDERINGS: dict[str, str] = {"name": "name", **{metric: metric for metric in PERIOD_METRICS}}
+
+# App Utilization Users ordering name -> SQL expression over the per-user rows.
+USER_ORDERINGS: dict[str, str] = {
+    name: name
+    for name in ("email", "active_time_ms", "session_count", "active_days", "first_active_date", "last_active_date")
+}
+
+
+@dataclass(frozen=True)
+class Period:
+    """An inclusive range of the client's local dates."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which report rows a report reads: one client, one period, optionally some departments' members."""
+
+    client_id: UUID
+    period: Period
+    # Empty: every user of the client. Otherwise users in any of these departments (each counted once).
+    department_ids: tuple[UUID, ...] = ()
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """An ordering name of a registry (APP_ORDERINGS, USER_ORDERINGS) and its direction."""
+
+    name: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Page:
+    limit: int
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class PageResult:
+    count: int
+    rows: list[dict[str, Any]]
+
+
+# --- formatting -------------------------------------------------------------------------------
+
+
+def change_pct(value: int, compare_value: int | None) -> float | None:
+    """(value - compare_value) / compare_value * 100, one decimal, half away from zero; None without a base."""
+    if not compare_value:
+        return None
+    tenths = Fraction(value - compare_value, compare_value) * 1000  # percent, in tenths
+    rounded = math.floor(abs(tenths) + Fraction(1, 2))
+    return math.copysign(rounded, tenths) / 10 if rounded else 0.0
+
+
+def metric_with_delta(value: int, compare_value: int | None) -> dict[str, Any]:
+    """The seed's MetricWithDeltaDto."""
+    return {"value": value, "change_pct": change_pct(value, compare_value), "compare_value": compare_value}
+
+
+def period_dict(period: Period, compare: Period | None) -> dict[str, str | None]:
+    """The seed's Period object."""
+    return {
+        "start_date": period.start.isoformat(),
+        "end_date": period.end.isoformat(),
+        "compare_start_date": compare.start.isoformat() if compare else None,
+        "compare_end_date": compare.end.isoformat() if compare else None,
+    }
+
+
+# --- SQL building blocks ----------------------------------------------------------------------
+
+
+def _scope_filter(scope: Scope, params: dict[str, Any], *, app_id: UUID | None) -> str:
+    """WHERE conditions on report rows ``r`` for a scope (the period itself is joined by the caller)."""
+    params["client_id"] = scope.client_id
+    conditions = ["r.client_id = %(client_id)s"]
+    if app_id is not None:
+        params["app_id"] = app_id
+        conditions.append("r.application_id = %(app_id)s")
+    if scope.department_ids:
+        # A semi-join: a user in two of the departments must not double their rows (no join through the M2M).
+        params["department_ids"] = list(scope.department_ids)
+        members = f"SELECT m.clientuser_id FROM {MEMBERSHIPS} m WHERE m.department_id = ANY(%(department_ids)s)"
+        conditions.append(f"r.user_id IN ({members})")
+    return " AND ".join(conditions)
+
+
+def _order_by(ordering: Ordering, registry: dict[str, str], tie_breakers: str) -> str:
+    direction = "DESC" if ordering.descending else "ASC"
+    return f"{registry[ordering.name]} {direction}, {tie_breakers}"
+
+
+def _paginated(rows_sql: str, *, order_by: str, page: Page, params: dict[str, Any]) -> str:
+    """Wrap a query so that one result row set carries the total row count and one ordered page.
+
+    The LEFT JOIN LATERAL keeps one row (with NULL columns) when the page is past the end, so the
+    total is still known without a second query.
+    """
+    params["limit"] = page.limit
+    params["offset"] = page.offset
+    return f"""
+        WITH result AS ({rows_sql})
+        SELECT total.n AS total_count, page.*
+        FROM (SELECT COUNT(*) AS n FROM result) AS total
+        LEFT JOIN LATERAL (
+            SELECT * FROM result ORDER BY {order_by} LIMIT %(limit)s OFFSET %(offset)s
+        ) AS page ON TRUE
+    """
+
+
+def _fetch_dicts(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        names = [column.name for column in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _page_result(rows: list[dict[str, Any]], key: str) -> PageResult:
+    count = rows[0]["total_count"] if rows else 0
+    return PageResult(count=count, rows=[row for row in rows if row[key] is not None])
+
+
+# --- period metrics (detail and list) ---------------------------------------------------------
+
+
+def _utilization_sql(
+    *, scope: Scope, compare: Period | None, granularity: str, app_id: UUID | None, params: dict[str, Any]
+) -> str:
+    """Per app of the client: every period metric for the primary period and, if asked, the comparison.
+
+    Both periods are computed in the same scan (a VALUES list of periods joined to the rows).
+    Columns: app_id, name, then each metric, then ``compare_<metric>`` (NULL without comparison).
+    """
+    params.update(start=scope.period.start, end=scope.period.end, bucket=GRANULARITY_UNITS[granularity])
+    periods = ["(0, %(start)s::date, %(end)s::date)"]
+    if compare is not None:
+        params.update(compare_start=compare.start, compare_end=compare.end)
+        periods.append("(1, %(compare_start)s::date, %(compare_end)s::date)")
+    where = _scope_filter(scope, params, app_id=app_id)
+
+    sources = {metric.source for metric in PERIOD_METRICS.values()}
+    totals = ",\n".join(
+        f"""{source}_totals AS (
+            SELECT idx, application_id, {
+            ", ".join(f"{m.aggregate} AS {name}" for name, m in PERIOD_METRICS.items() if m.source == source)
+        }
+            FROM {source} GROUP BY idx, application_id
+        )"""
+        for source in sorted(sources)
+    )
+    joins, columns = [], []
+    for idx, prefix in ((0, ""), (1, "compare_")):
+        for source in sorted(sources):
+            alias = f"{source}{idx}"
+            joins.append(f"LEFT JOIN {source}_totals {alias} ON {alias}.application_id = a.id AND {alias}.idx = {idx}")
+        for name, metric in PERIOD_METRICS.items():
+            value = f"COALESCE({metric.source}{idx}.{name}, 0)::bigint"
+            columns.append(f"{value if idx == 0 or compare else 'NULL::bigint'} AS {prefix}{name}")
+    app_filter = "AND a.id = %(app_id)s" if app_id is not None else ""
+    return f"""
+        WITH periods (idx, start_date, end_date) AS (VALUES {", ".join(periods)}),
+        scoped AS NOT MATERIALIZED (
+            SELECT p.idx, r.application_id, r.user_id, r.activity_date, r.total_active_ms, r.total_session_count
+            FROM {REPORTS} r JOIN periods p ON r.activity_date BETWEEN p.start_date AND p.end_date
+            WHERE {where}
+        ),
+        per_user AS (
+            SELECT idx, application_id, SUM(total_active_ms) AS active_ms, SUM(total_session_count) AS sessions
+            FROM scoped GROUP BY idx, application_id, user_id
+        ),
+        per_day AS (
+            SELECT idx, application_id, activity_date, SUM(total_active_ms) AS active_ms
+            FROM scoped GROUP BY idx, application_id, activity_date
+        ),
+        per_bucket AS (
+            -- The mean of per-day sums in a bucket is SUM(total_active_ms) / COUNT(DISTINCT activity_date).
+            SELECT idx, application_id, AVG(active_ms::numeric) AS ms_per_day
+            FROM per_day GROUP BY idx, application_id, date_trunc(%(bucket)s, activity_date::timestamp)
+        ),
+        {totals}
+        SELECT a.id AS app_id, a.name, {", ".join(columns)}
+        FROM {APPLICATIONS} a
+        {" ".join(joins)}
+        WHERE a.client_id = %(client_id)s {app_filter}
+    """
+
+
+def _with_deltas(row: dict[str, Any]) -> dict[str, Any]:
+    return {name: metric_with_delta(row[name], row[f"compare_{name}"]) for name in PERIOD_METRICS}
+
+
+def app_utilization(*, scope: Scope, app_id: UUID, granularity: str, compare: Period | None) -> dict[str, Any]:
+    """The seed's AppUtilizationDetail for one app of the scope's client (the caller checked the app)."""
+    params: dict[str, Any] = {}
+    sql = _utilization_sql(scope=scope, compare=compare, granularity=granularity, app_id=app_id, params=params)
+    (row,) = _fetch_dicts(sql, params)
+    return {"period": period_dict(scope.period, compare), **_with_deltas(row)}
+
+
+def apps_utilization(
+    *, scope: Scope, granularity: str, compare: Period | None, ordering: Ordering, page: Page
+) -> PageResult:
+    """Every app of the client with the period metrics (zeros for unused apps), ordered and paginated."""
+    params: dict[str, Any] = {}
+    sql = _utilization_sql(scope=scope, compare=compare, granularity=granularity, app_id=None, params=params)
+    order_by = _order_by(ordering, APP_ORDERINGS, "name ASC, app_id ASC")
+    result = _page_result(_fetch_dicts(_paginated(sql, order_by=order_by, page=page, params=params), params), "app_id")
+    rows = [{"app_id": str(row["app_id"]), "name": row["name"], **_with_deltas(row)} for row in result.rows]
+    return PageResult(count=result.count, rows=rows)
+
+
+# --- App Activity -----------------------------------------------------------------------------
+
+
+def app_activity(*, scope: Scope, app_id: UUID, metric: str) -> list[dict[str, Any]]:
+    """One point per day of the period (zeros included): the metric over that day's rows of the app."""
+    params: dict[str, Any] = {"start": scope.period.start, "end": scope.period.end}
+    where = _scope_filter(scope, params, app_id=app_id)
+    sql = f"""
+        SELECT day::date AS date, COALESCE(daily.value, 0)::bigint AS value
+        FROM generate_series(%(start)s::date, %(end)s::date, interval '1 day') AS day
+        LEFT JOIN (
+            SELECT r.activity_date, {DAILY_METRICS[metric]} AS value
+            FROM {REPORTS} r
+            WHERE {where} AND r.activity_date BETWEEN %(start)s AND %(end)s
+            GROUP BY r.activity_date
+        ) AS daily ON daily.activity_date = day::date
+        ORDER BY day
+    """
+    return [{"date": row["date"].isoformat(), "value": row["value"]} for row in _fetch_dicts(sql, params)]
+
+
+# --- App Utilization Users for One App --------------------------------------------------------
+
+
+def app_users(*, scope: Scope, app_id: UUID, ordering: Ordering, page: Page) -> PageResult:
+    """Per user with activity on the app in the period: totals, active days, first and last active dates."""
+    params: dict[str, Any] = {"start": scope.period.start, "end": scope.period.end}
+    where = _scope_filter(scope, params, app_id=app_id)
+    # One row per (app, user, day) is enforced by the database, so COUNT(*) counts active days.
+    rows_sql = f"""
+        SELECT u.id AS user_id, u.email, totals.active_time_ms, totals.session_count, totals.active_days,
+               totals.first_active_date, totals.last_active_date
+        FROM (
+            SELECT r.user_id,
+                   SUM(r.total_active_ms)::bigint AS active_time_ms,
+                   SUM(r.total_session_count)::bigint AS session_count,
+                   COUNT(*) AS active_days,
+                   MIN(r.activity_date) AS first_active_date,
+                   MAX(r.activity_date) AS last_active_date
+            FROM {REPORTS} r
+            WHERE {where} AND r.activity_date BETWEEN %(start)s AND %(end)s
+            GROUP BY r.user_id
+        ) AS totals
+        JOIN {CLIENT_USERS} u ON u.id = totals.user_id
+    """
+    order_by = _order_by(ordering, USER_ORDERINGS, "email ASC, user_id ASC")
+    result = _page_result(
+        _fetch_dicts(_paginated(rows_sql, order_by=order_by, page=page, params=params), params), "user_id"
+    )
+    rows = [
+        {
+            "user_id": str(row["user_id"]),
+            "email": row["email"],
+            "active_time_ms": row["active_time_ms"],
+            "session_count": row["session_count"],
+            "active_days": row["active_days"],
+            "first_active_date": row["first_active_date"].isoformat(),
+            "last_active_date": row["last_active_date"].isoformat(),
+        }
+        for row in result.rows
+    ]
+    return PageResult(count=result.count, rows=rows)
