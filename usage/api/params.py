@@ -15,6 +15,8 @@ from typing import Any
 from uuid import UUID
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.request import Request
 
@@ -118,6 +120,20 @@ class UUIDListField(serializers.ListField):
 
 class StringListField(serializers.ListField):
     child = serializers.CharField(trim_whitespace=True)
+
+
+def openapi_parameters(serializer: type[serializers.Serializer]) -> list[OpenApiParameter]:
+    """The OpenAPI query parameters of a route, from its parameter serializer (shared by v1 and v2)."""
+    return [
+        OpenApiParameter(
+            name,
+            OpenApiTypes.STR,
+            many=isinstance(field, serializers.ListField),
+            required=field.required,
+            description=(field.help_text or "") + (" Repeatable." if isinstance(field, serializers.ListField) else ""),
+        )
+        for name, field in serializer().fields.items()
+    ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -114,19 +114,6 @@ def report_rows(report: Report, *, unit: str) -> Iterator[dict[str, Any]]:
         yield out
 
 
-def _schema_params(serializer: type[serializers.Serializer]) -> list[OpenApiParameter]:
-    return [
-        OpenApiParameter(
-            name,
-            OpenApiTypes.STR,
-            many=isinstance(field, serializers.ListField),
-            required=field.required,
-            description=(field.help_text or "") + (" Repeatable." if isinstance(field, serializers.ListField) else ""),
-        )
-        for name, field in serializer().fields.items()
-    ]
-
-
 REPORT_RESPONSE = OpenApiResponse(
     response=inline_serializer(
         "UsageReport",
@@ -202,7 +189,7 @@ for _method in ("get", "post"):
         UsageReportView,
         _method,
         extend_schema(
-            parameters=_schema_params(ReportParams),
+            parameters=p.openapi_parameters(ReportParams),
             responses={200: REPORT_RESPONSE},
             request=None,
         )(getattr(UsageReportView, _method)),
@@ -212,7 +199,7 @@ for _method in ("get", "post"):
 class UsageEventView(APIView):
     """The sessions that overlap the range, cursor-paginated (JSON) or streamed whole (CSV)."""
 
-    @extend_schema(parameters=_schema_params(EventParams), responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=p.openapi_parameters(EventParams), responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request):
         values = p.validate(EventParams, p.request_params(request))
         organization = p.request_organization(request, values.get("org_id"))
