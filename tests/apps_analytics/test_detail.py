@@ -419,7 +419,8 @@ def test_it_rejects_an_empty_item_in_department_ids(reader, app, departments):
     design, _ = departments
     body = rejected(reader, app, {**VALID, "department_ids": f"{design.id},"})
     assert body == error(
-        "department_ids must be comma-separated department UUIDs; '' is not a UUID.", {"department_ids": f"{design.id},"}
+        "department_ids must be comma-separated department UUIDs; '' is not a UUID.",
+        {"department_ids": f"{design.id},"},
     )
 
 
@@ -431,7 +432,9 @@ def test_it_rejects_blank_department_ids(reader, app):
 def test_it_rejects_another_clients_department(reader, app, globex):
     foreign = Department.objects.create(client=globex, name="Globex R&D")
     body = rejected(reader, app, {**VALID, "department_ids": str(foreign.id)})
-    assert body == error(f"department_ids: no department {foreign.id} in this client.", {"department_ids": [str(foreign.id)]})
+    assert body == error(
+        f"department_ids: no department {foreign.id} in this client.", {"department_ids": [str(foreign.id)]}
+    )
 
 
 def test_it_rejects_an_unknown_department_given_as_department_id(reader, app):
