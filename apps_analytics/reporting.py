@@ -325,7 +325,7 @@ def app_users(*, scope: Scope, app_id: UUID, ordering: Ordering, page: Page) -> 
             WHERE {where} AND r.activity_date BETWEEN %(start)s AND %(end)s
             GROUP BY r.user_id
         ) AS totals
-        JOIN {CLIENT_USERS} u ON u.id = totals.user_id
+        JOIN {CLIENT_USERS} u ON u.id = totals.user_id AND u.client_id = %(client_id)s
     """
     order_by = _order_by(ordering, USER_ORDERINGS, "email ASC, user_id ASC")
     result = _page_result(
