@@ -70,7 +70,7 @@ class QueryParams(serializers.Serializer):
         unknown = [name for name in query if name not in fields]
         if unknown:
             raise InvalidParameter(
-                f"Unknown query parameter(s): {', '.join(unknown)}. Accepted: {', '.join(fields)}.",
+                f"Unknown query parameter(s): {', '.join(unknown)}. Accepted: {', '.join(fields) or 'none'}.",
                 {name: query.get(name) for name in unknown},
             )
         data: dict[str, str] = {}

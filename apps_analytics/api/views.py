@@ -203,7 +203,6 @@ class AppDetailView(ClientView):
         operation_id="app_retrieve",
         summary="Get App",
         description="An application's identity and metadata.",
-        parameters=[params.NoParams],
         responses={200: schema.AppSerializer, **schema.ERRORS},
     )
     def get(self, request: Request, client_id: UUID, app_id: UUID) -> Response:
