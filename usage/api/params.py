@@ -119,7 +119,8 @@ class UUIDListField(serializers.ListField):
 
 
 class StringListField(serializers.ListField):
-    child = serializers.CharField(trim_whitespace=True)
+    # validate() puts the parameter name before the message: "filter_team_name must not be empty".
+    child = serializers.CharField(trim_whitespace=True, error_messages={"blank": "must not be empty"})
 
 
 def openapi_parameters(serializer: type[serializers.Serializer]) -> list[OpenApiParameter]:
