@@ -99,6 +99,9 @@ def encode_cursor(start: datetime, event_id: str) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         start, event_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        # UUID() of a JSON number raises AttributeError, not ValueError: check the types first.
+        if not isinstance(start, str) or not isinstance(event_id, str):
+            raise TypeError("cursor values must be strings")
         return datetime.fromisoformat(start), str(UUID(event_id))
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise InvalidParameter(
