@@ -129,6 +129,8 @@ def make_bins(*, start: datetime, end: datetime, tz: ZoneInfo, bin_size: str | i
         return Bins(edges=[start, start], labels=[start.astimezone(tz).replace(tzinfo=None)], tz=tz)
     span = (end - start).total_seconds()
     if isinstance(bin_size, int):
+        # A bin longer than the range is one bin; clamping keeps huge sizes within timedelta's range.
+        bin_size = min(bin_size, math.ceil(span))
         count = math.ceil(span / bin_size)
         if count > MAX_BINS:
             raise _too_many_bins(count, bin_size)

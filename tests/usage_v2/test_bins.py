@@ -192,6 +192,13 @@ def test_an_uneven_n_second_bin_clips_the_last_one(api, always_on):
     ]
 
 
+def test_a_bin_longer_than_the_range_is_one_bin(api, always_on):
+    # 10^14 s is beyond Python's timedelta: this was a 500.
+    assert report(api, "UTC", "2024-01-01", "2024-01-02", 10**14) == [
+        row("2024-01-01 00:00:00", "2024-01-01 00:00:00", "2024-01-03 00:00:00", 48 * H, 1, 0),
+    ]
+
+
 # ---- Week and month bins starting mid-bin --------------------------------------------------------
 
 

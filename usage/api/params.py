@@ -24,6 +24,7 @@ from core.errors import ApiError, InvalidParameter
 from usage.binning import MIN_BIN_SECONDS, local_midnight
 from usage.models import Organization, OrganizationMembership
 
+MAX_BIN_DIGITS = 100  # far beyond any range; bins longer than the range are one bin
 DATE_FORMATS = {"YYYYMMDD": "%Y%m%d", "YYYY-MM-DD": "%Y-%m-%d", "YYYY/MM/DD": "%Y/%m/%d"}
 
 # --------------------------------------------------------------------------------------------
@@ -81,7 +82,8 @@ class BinSizeField(serializers.Field):
         choices = "hour, day, week, month" + (
             f" or a number of seconds (at least {MIN_BIN_SECONDS})" if self.allow_seconds else ""
         )
-        if self.allow_seconds and text.isdigit():
+        # isdigit() alone admits "²", and int() refuses more than sys.get_int_max_str_digits() digits.
+        if self.allow_seconds and text.isascii() and text.isdigit() and len(text) <= MAX_BIN_DIGITS:
             if int(text) < MIN_BIN_SECONDS:
                 raise serializers.ValidationError(f"must be at least {MIN_BIN_SECONDS} seconds, got {text}")
             return int(text)
