@@ -25,6 +25,7 @@ from usage.binning import MIN_BIN_SECONDS, local_midnight
 from usage.models import Organization, OrganizationMembership
 
 MAX_BIN_DIGITS = 100  # far beyond any range; bins longer than the range are one bin
+MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2999, 12, 31)
 DATE_FORMATS = {"YYYYMMDD": "%Y%m%d", "YYYY-MM-DD": "%Y-%m-%d", "YYYY/MM/DD": "%Y/%m/%d"}
 
 # --------------------------------------------------------------------------------------------
@@ -43,9 +44,13 @@ class DateParamField(serializers.Field):
         text = str(data).strip()
         for form in self.forms:
             try:
-                return datetime.strptime(text, DATE_FORMATS[form]).date()
+                value = datetime.strptime(text, DATE_FORMATS[form]).date()
             except ValueError:
                 continue
+            # Near year 1 or 9999 a local midnight (or the day after end_date) is outside Python's datetime.
+            if not MIN_DATE <= value <= MAX_DATE:
+                raise serializers.ValidationError(f"must be between {MIN_DATE} and {MAX_DATE}, got {text!r}")
+            return value
         raise serializers.ValidationError(f"must be a date as {' or '.join(self.forms)}, got {text!r}")
 
     def to_representation(self, value: date) -> str:
