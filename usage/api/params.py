@@ -226,6 +226,15 @@ def report_range(*, start_date: date, end_date: date | None, tz: zoneinfo.ZoneIn
     return ReportRange(start=start, end=end, tz=tz)
 
 
+def requested_range(values: Mapping[str, Any]) -> ReportRange:
+    """The report range of validated ``start_date``, ``end_date`` and ``timezone`` (default UTC)."""
+    return report_range(
+        start_date=values["start_date"],
+        end_date=values.get("end_date"),
+        tz=values.get("timezone") or zoneinfo.ZoneInfo("UTC"),
+    )
+
+
 def request_organization(request: Request, org_id: UUID | None) -> Organization:
     """The organization a usage route reads: the token user's; staff may pick one with org_id."""
     user = request.user

@@ -160,11 +160,7 @@ class UsageReportView(APIView):
             raise NotFound(f"Unknown grouping {grouping!r}. Valid groupings: {valid}.", {"grouping": grouping})
         values = p.validate(ReportParams, p.request_params(request))
         organization = p.request_organization(request, values.get("org_id"))
-        span = p.report_range(
-            start_date=values["start_date"],
-            end_date=values.get("end_date"),
-            tz=values.get("timezone") or p.zoneinfo.ZoneInfo("UTC"),
-        )
+        span = p.requested_range(values)
         bins = make_bins(start=span.start, end=span.end, tz=span.tz, bin_size=values["bin_size"])
         spec = ReportSpec(
             organization_id=organization.pk,
@@ -203,11 +199,7 @@ class UsageEventView(APIView):
     def get(self, request: Request):
         values = p.validate(EventParams, p.request_params(request))
         organization = p.request_organization(request, values.get("org_id"))
-        span = p.report_range(
-            start_date=values["start_date"],
-            end_date=values.get("end_date"),
-            tz=values.get("timezone") or p.zoneinfo.ZoneInfo("UTC"),
-        )
+        span = p.requested_range(values)
         query = EventQuery(
             organization_id=organization.pk, start=span.start, end=span.end, tz=span.tz, filters=filters_from(values)
         )
