@@ -113,16 +113,8 @@ class ChoiceParamField(serializers.ChoiceField):
 
 
 class UUIDListField(serializers.ListField):
-    child = serializers.CharField()
-
-    def to_internal_value(self, data: Any) -> list[UUID]:
-        values = []
-        for item in super().to_internal_value(data):
-            try:
-                values.append(UUID(item))
-            except ValueError:
-                raise serializers.ValidationError(f"must be UUIDs, got {item!r}")
-        return values
+    # A child field, so that an error carries the index of the bad value (validate() reports it).
+    child = serializers.UUIDField(error_messages={"invalid": "must be UUIDs, got {value!r}"})
 
 
 class StringListField(serializers.ListField):
@@ -187,13 +179,19 @@ def validate(serializer_class: type[serializers.Serializer], params: dict[str, l
     serializer = serializer_class(data=data)
     if not serializer.is_valid():
         name, problems = next(iter(serializer.errors.items()))
-        problem = problems[0] if isinstance(problems, list) else next(iter(problems.values()))[0]
-        if isinstance(problems, dict):  # a list field: {index: [errors]}
-            problem = next(iter(problems.values()))[0]
-        message = f"{name} is required" if problem.code == "required" else f"{name} {problem}"
+        value = params[name][-1] if name in params else None
+        if isinstance(problems, dict):  # a list field: {index: [errors]}; report the value at fault
+            index, errors = next(iter(problems.items()))
+            problem, value = errors[0], params[name][int(index)]
+        else:
+            problem = problems[0]
+        # Our messages read on from the name ("start_date must be ..."); DRF's are sentences of their own.
+        message = f"{name} {problem}" if str(problem)[:1].islower() else f"{name}: {problem}"
+        if problem.code == "required":
+            message = f"{name} is required"
         if name == "non_field_errors":
             message = str(problem)
-        raise InvalidParameter(message, {name: params.get(name, [None])[-1] if name in params else None})
+        raise InvalidParameter(message, {name: value})
     return serializer.validated_data
 
 
