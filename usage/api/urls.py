@@ -2,10 +2,20 @@
 
 from django.urls import path, re_path
 
-from usage.api import v2
+from usage.api import v1, v2
 
 urlpatterns = [
     path("v2/usage", v2.UsageReportView.as_view(), name="usage-v2"),
     path("v2/usage/event", v2.UsageEventView.as_view(), name="usage-v2-event"),
     re_path(r"^v2/usage/(?P<grouping>[\w/-]+?)/?$", v2.UsageReportView.as_view(), name="usage-v2-grouping"),
+]
+
+# Legacy v1: one path per route of seed 000's legacy table, so that each is in the OpenAPI schema.
+urlpatterns += [
+    path(
+        "v1/usage" + (f"/{route}" if route else ""),
+        v1.LegacyUsageReportView.as_view(route=route),
+        name=f"usage-v1-{route.replace('/', '-') or 'org'}",
+    )
+    for route in v1.ROUTES
 ]

@@ -1,0 +1,66 @@
+"""The OpenAPI schema documents every legacy route, deprecated, with its parameters."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.django_db
+
+V1_ROUTES = [
+    "/v1/usage",
+    "/v1/usage/device",
+    "/v1/usage/user",
+    "/v1/usage/team",
+    "/v1/usage/host",
+    "/v1/usage/country",
+    "/v1/usage/team/device",
+    "/v1/usage/user/team",
+    "/v1/usage/devicemodel",
+    "/v1/usage/team/devicemodel",
+]
+V1_PARAMETERS = {
+    "start_date",
+    "end_date",
+    "metric",
+    "bin_size",
+    "timezone",
+    "format",
+    "display_all",
+    "automated",
+    "filter_on.team_name",
+    "filter_on.user_email",
+    "filter_on.device_address",
+    "filter_on.hostname",
+    "combine_phone_os",
+    "group_by_device_id",
+    "include_user_notes",
+    "org_id",
+}
+
+
+@pytest.fixture(scope="module")
+def schema(django_db_blocker) -> dict:
+    from django.test import Client as HttpClient
+
+    with django_db_blocker.unblock():
+        response = HttpClient().get("/api/schema/")
+    assert response.status_code == 200
+    return yaml.safe_load(response.content)
+
+
+@pytest.mark.parametrize("path", V1_ROUTES)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_each_v1_route_is_documented_deprecated(schema, path, method):
+    operation = schema["paths"][path][method]
+    assert operation["deprecated"] is True
+    parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
+    assert set(parameters) == V1_PARAMETERS
+    assert parameters["start_date"]["required"] is True
+    assert parameters["filter_on.team_name"]["schema"] == {"type": "array", "items": {"type": "string"}}
+    row = schema["components"]["schemas"]["LegacyUsageReportRow"]["properties"]
+    assert {"datetime", "device", "user", "team", "teams", "user_notes", "avg_session_length", "unit"} <= set(row)
+
+
+def test_no_undocumented_legacy_path(schema):
+    assert sorted(path for path in schema["paths"] if path.startswith("/v1/")) == sorted(V1_ROUTES)
