@@ -48,13 +48,25 @@ def neutralize(value: Any) -> Any:
 def csv_stream(rows: Iterable[Sequence[Any]], *, header: Sequence[str]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
+    # csv quotes a cell only for the characters of its line terminator, so a bare "\r" stayed
+    # unquoted and started a new line (and a formula) in a spreadsheet. Rows holding one are
+    # written with "\r\n", which quotes them, and their terminator is put back to "\n".
+    crlf_writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(header)
     iterator = iter(rows)
     while True:
         chunk = list(islice(iterator, CHUNK_ROWS))
         if not chunk:
             break
-        writer.writerows([neutralize(v) for v in row] for row in chunk)
+        for row in chunk:
+            cells = [neutralize(v) for v in row]
+            if any(isinstance(c, str) and "\r" in c for c in cells):
+                crlf_writer.writerow(cells)
+                buffer.seek(buffer.tell() - 2)
+                buffer.write("\n")
+                buffer.truncate()
+            else:
+                writer.writerow(cells)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
