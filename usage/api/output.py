@@ -40,6 +40,8 @@ def neutralize(value: Any) -> Any:
         return "'" + value
     if value is None:
         return ""
+    if isinstance(value, bool):  # as JSON writes it, not Python's True/False
+        return "true" if value else "false"
     if isinstance(value, list):
         return neutralize(";".join(str(v) for v in value))
     return value
