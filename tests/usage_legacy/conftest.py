@@ -101,3 +101,7 @@ def v1row(
 ):
     """One expected v1 row: datetime, group fields, the metric, unit (the order the routes emit)."""
     return {"datetime": when, **fields, metric: value, "unit": unit}
+
+
+# The keys of a manual session in /v0/usage/events JSON, in the seed's order (automated: "team" for the first two).
+SEED_EVENT_KEYS = ("user", "email", "device_id", "hostname", "start_time", "end_time", "duration", "date")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from tests.usage_legacy.conftest import SEED_EVENT_KEYS
+
 pytestmark = pytest.mark.django_db
 
 V1_ROUTES = [
@@ -64,3 +66,15 @@ def test_each_v1_route_is_documented_deprecated(schema, path, method):
 
 def test_no_undocumented_legacy_path(schema):
     assert sorted(path for path in schema["paths"] if path.startswith("/v1/")) == sorted(V1_ROUTES)
+
+
+def test_v0_events_is_documented_deprecated(schema):
+    operations = schema["paths"]["/v0/usage/events"]
+    assert set(operations) == {"get", "post"}
+    assert operations["get"]["deprecated"] is operations["post"]["deprecated"] is True
+    get_parameters = {parameter["name"] for parameter in operations["get"]["parameters"]}
+    assert get_parameters == {"start_date", "end_date", "devices", "format", "org_id"}
+    body = operations["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert set(schema["components"]["schemas"][body]["properties"]) == {"start_date", "end_date", "devices", "format"}
+    event = schema["components"]["schemas"]["LegacyUsageEvent"]["properties"]
+    assert set(event) == {*SEED_EVENT_KEYS, "team"}

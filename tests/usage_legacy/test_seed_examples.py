@@ -65,3 +65,56 @@ def test_device_usage_for_specific_teams_and_device_address(api, legacy, org):
     assert body(response) == {
         "report": [v1row("2023-03-01", 2.0, team="team2 to include", device="device_id@hostname")]
     }
+
+
+# curl -X GET -H "Authorization: Bearer <your_api_token>" https://api-dev.headspin.io/v0/usage/events
+#      -d '{"start_date": "20200601", "end_date": "20200701"}'
+# curl -d sends the JSON text with Content-Type application/x-www-form-urlencoded.
+V0_BODY = '{"start_date": "20200601", "end_date": "20200701"}'
+CURL_CONTENT_TYPE = "application/x-www-form-urlencoded"
+
+
+def june_2020(legacy) -> list[dict]:
+    """Sessions around June 2020; the expected report of the seed's June request."""
+    device = legacy.devices["a1"]
+    session(device, utc("2020-05-31 23:00"), utc("2020-06-01 00:30"), user=legacy.alice, team=legacy.alpha)
+    session(device, utc("2020-05-31 22:00"), utc("2020-06-01 00:00"), user=legacy.alice)  # ends as June starts
+    session(device, utc("2020-06-15 09:00"), utc("2020-06-15 10:15"), team=legacy.beta, automated=True)
+    session(device, utc("2020-06-30 23:59:59"), utc("2020-07-01 00:10"), user=legacy.bob, team=legacy.beta)
+    session(device, utc("2020-07-01 00:00"), utc("2020-07-01 01:00"), user=legacy.bob)  # end_date is excluded
+    where = {"device_id": "dev1", "hostname": "host-a.example"}
+    return [
+        {
+            "user": "Alice",
+            "email": "alice@acme.test",
+            **where,
+            "start_time": "2020-05-31 23:00:00",
+            "end_time": "2020-06-01 00:30:00",
+            "duration": 5400.0,
+            "date": "20200531",
+        },
+        {
+            "team": "Beta",
+            **where,
+            "start_time": "2020-06-15 09:00:00",
+            "end_time": "2020-06-15 10:15:00",
+            "duration": 4500.0,
+            "date": "20200615",
+        },
+        {
+            "user": "bob@acme.test",
+            "email": "bob@acme.test",
+            **where,
+            "start_time": "2020-06-30 23:59:59",
+            "end_time": "2020-07-01 00:10:00",
+            "duration": 601.0,
+            "date": "20200630",
+        },
+    ]
+
+
+def test_v0_events_for_june_2020(api, legacy):
+    expected = june_2020(legacy)
+    response = api.generic("GET", "/v0/usage/events", V0_BODY, content_type=CURL_CONTENT_TYPE)
+    assert response.status_code == 200
+    assert body(response) == {"report": expected}

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from usage.api import v1, v2
+from usage.api import v0, v1, v2
 
 urlpatterns = [
     path("v2/usage", v2.UsageReportView.as_view(), name="usage-v2"),
@@ -19,3 +19,6 @@ urlpatterns += [
     )
     for route in v1.ROUTES
 ]
+
+# Legacy v0 events (seed 000).
+urlpatterns.append(path("v0/usage/events", v0.LegacyUsageEventView.as_view(), name="usage-v0-events"))
