@@ -1,0 +1,374 @@
+"""Interchange record kinds of the device usage data (SPEC §10), in dependency order.
+
+{"kind": "organization", "id", "name"}
+{"kind": "team", "id", "organization", "name"}
+{"kind": "user", "id", "organization", "email", "name"?, "notes"?, "teams"?: [team ids]}
+{"kind": "host", "hostname", "country"?}
+{"kind": "device", "organization", "device_id", "hostname", "model"?, "os"?, "device_type"?}
+{"kind": "usage_event", "id", "organization", "device": "<device_id@hostname>", "user"?, "team"?,
+ "start_time", "end_time", "automated"}
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+from core.interchange import (
+    MAX_ERRORS,
+    NULL,
+    EntityKind,
+    Invalid,
+    RecordKind,
+    References,
+    WriteScope,
+    boolean,
+    copy_text,
+    copy_uuid_array,
+    email,
+    instant,
+    max_length,
+    optional,
+    registry,
+    replace_links,
+    required,
+    show,
+    text,
+    upsert,
+    uuid_list,
+    uuid_value,
+)
+from usage.models import Device, Host, Organization, Team, UsageEvent, User
+
+ORGANIZATION = Organization._meta.db_table
+TEAM = Team._meta.db_table
+USER = User._meta.db_table
+HOST = Host._meta.db_table
+DEVICE = Device._meta.db_table
+EVENT = UsageEvent._meta.db_table
+USER_TEAMS = User.teams.field
+
+
+class OrganizationKind(EntityKind):
+    name = "organization"
+    model = Organization
+    scope, owner_field, owner_column = "organization", "id", "id"
+    fields = {"id": required(uuid_value), "name": required(text(max_length(Organization, "name"), blank=False))}
+    staging = (("id", "uuid"), ("name", "text"))
+    staging_key = ("id",)
+
+    def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
+        return values["id"], copy_text(values["name"])
+
+    def write(self, source: str) -> list[str]:
+        return [upsert(ORGANIZATION, conflict=["id"], columns={"id": "s.id", "name": "s.name"}, source=source)]
+
+    def export(self) -> str:
+        return f"SELECT id::text AS id, name FROM {ORGANIZATION} ORDER BY id"
+
+
+class TeamKind(EntityKind):
+    name = "team"
+    model = Team
+    scope, owner_field, owner_column = "organization", "organization", "organization_id"
+    fields = {
+        "id": required(uuid_value),
+        "organization": required(uuid_value),
+        "name": required(text(max_length(Team, "name"), blank=False)),
+    }
+    staging = (("id", "uuid"), ("organization", "uuid"), ("name", "text"))
+    staging_key = ("id",)
+
+    def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
+        refs.require("organization", values["organization"], values["organization"], "organization")
+        return values["id"], values["organization"], copy_text(values["name"])
+
+    def write(self, source: str) -> list[str]:
+        columns = {"id": "s.id", "organization_id": "s.organization", "name": "s.name"}
+        return [upsert(TEAM, conflict=["id"], columns=columns, source=source)]
+
+    def export(self) -> str:
+        return f"SELECT id::text AS id, organization_id::text AS organization, name FROM {TEAM} ORDER BY id"
+
+
+class UserKind(EntityKind):
+    name = "user"
+    model = User
+    scope, owner_field, owner_column = "organization", "organization", "organization_id"
+    fields = {
+        "id": required(uuid_value),
+        "organization": required(uuid_value),
+        "email": required(email(max_length(User, "email"))),
+        "name": optional(text(max_length(User, "name")), ""),
+        "notes": optional(text(1_000_000), ""),
+        "teams": optional(uuid_list, []),
+    }
+    staging = (
+        ("id", "uuid"),
+        ("organization", "uuid"),
+        ("email", "text"),
+        ("name", "text"),
+        ("notes", "text"),
+        ("teams", "uuid[]"),
+    )
+    staging_key = ("id",)
+
+    def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
+        organization = values["organization"]
+        refs.require("organization", organization, organization, "organization")
+        for team in values["teams"]:
+            refs.require("team", team, organization, "teams: team")
+        return (
+            values["id"],
+            organization,
+            copy_text(values["email"]),
+            copy_text(values["name"]),
+            copy_text(values["notes"]),
+            copy_uuid_array(values["teams"]),
+        )
+
+    def write(self, source: str) -> list[str]:
+        columns = {
+            "id": "s.id",
+            "organization_id": "s.organization",
+            "email": "s.email",
+            "name": "s.name",
+            "notes": "s.notes",
+        }
+        links = replace_links(
+            USER_TEAMS.remote_field.through,
+            owner=USER_TEAMS.m2m_column_name(),
+            other=USER_TEAMS.m2m_reverse_name(),
+            source=source,
+            column="teams",
+        )
+        return [upsert(USER, conflict=["id"], columns=columns, source=source), *links]
+
+    def export(self) -> str:
+        through = USER_TEAMS.remote_field.through._meta.db_table
+        owner, other = USER_TEAMS.m2m_column_name(), USER_TEAMS.m2m_reverse_name()
+        return (
+            f"SELECT u.id::text AS id, u.organization_id::text AS organization, u.email, u.name, u.notes, "
+            f"ARRAY(SELECT m.{other}::text FROM {through} m WHERE m.{owner} = u.id ORDER BY m.{other}) AS teams "
+            f"FROM {USER} u ORDER BY u.id"
+        )
+
+
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+
+
+def country(value: Any) -> str:
+    if type(value) is str and (value == "" or _COUNTRY.fullmatch(value)):
+        return value
+    raise Invalid(f"{show(value)} is not a two-letter country code (ISO 3166-1 alpha-2)")
+
+
+class HostKind(RecordKind):
+    """Hosts are shared between organizations: a tenant may add hosts, and change only hosts it alone uses."""
+
+    name = "host"
+    fields = {"hostname": required(text(max_length(Host, "hostname"), blank=False)), "country": optional(country, "")}
+    staging = (("hostname", "text"), ("country", "text"))
+    staging_key = ("hostname",)
+
+    def key(self, values: dict[str, Any]) -> Hashable:
+        return values["hostname"]
+
+    def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
+        if "@" in values["hostname"]:
+            raise Invalid(f"hostname: {show(values['hostname'])} must not contain '@'")
+        return copy_text(values["hostname"]), values["country"]
+
+    def stored(self, cursor, keys: list[Hashable]) -> dict[Hashable, str | None]:
+        cursor.execute(f"SELECT hostname FROM {HOST} WHERE hostname = ANY(%s)", [keys])
+        return {hostname: None for (hostname,) in cursor.fetchall()}
+
+    def conflicts(self, staging: str, scope: WriteScope) -> tuple[str, list[Any]] | None:
+        if scope.organizations is None:
+            return None
+        return (
+            f"SELECT s.line, 'host ' || s.hostname || ' has devices of another organization; only staff can change it' "
+            f"FROM {staging} s JOIN {HOST} h ON h.hostname = s.hostname "
+            f"WHERE h.country IS DISTINCT FROM s.country AND EXISTS (SELECT 1 FROM {DEVICE} d "
+            f"WHERE d.host_id = h.id AND NOT d.organization_id = ANY(%s::uuid[])) ORDER BY s.line LIMIT {MAX_ERRORS}",
+            [sorted(scope.organizations)],
+        )
+
+    def write(self, source: str) -> list[str]:
+        columns = {"hostname": "s.hostname", "country": "s.country"}
+        return [upsert(HOST, conflict=["hostname"], columns=columns, source=source)]
+
+    def export(self) -> str:
+        return f"SELECT hostname, country FROM {HOST} ORDER BY hostname"
+
+
+class DeviceKind(RecordKind):
+    """Devices are keyed by their address ``device_id@hostname``."""
+
+    name = "device"
+    scope, owner_field = "organization", "organization"
+    fields = {
+        "organization": required(uuid_value),
+        "device_id": required(text(max_length(Device, "device_id"), blank=False)),
+        "hostname": required(text(max_length(Host, "hostname"), blank=False)),
+        "model": optional(text(max_length(Device, "model")), ""),
+        "os": optional(text(max_length(Device, "os")), ""),
+        "device_type": optional(text(max_length(Device, "device_type")), ""),
+    }
+    staging = (
+        ("organization", "uuid"),
+        ("device_id", "text"),
+        ("hostname", "text"),
+        ("model", "text"),
+        ("os", "text"),
+        ("device_type", "text"),
+    )
+    staging_key = ("device_id", "hostname")
+
+    def key(self, values: dict[str, Any]) -> Hashable:
+        return values["device_id"], values["hostname"]
+
+    def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
+        organization = values["organization"]
+        refs.require("organization", organization, organization, "organization")
+        refs.require("host", values["hostname"], None, "hostname")
+        return (
+            organization,
+            copy_text(values["device_id"]),
+            copy_text(values["hostname"]),
+            copy_text(values["model"]),
+            copy_text(values["os"]),
+            copy_text(values["device_type"]),
+        )
+
+    def stored(self, cursor, keys: list[Hashable]) -> dict[Hashable, str | None]:
+        cursor.execute(
+            f"SELECT d.device_id, h.hostname, d.organization_id::text FROM {DEVICE} d "
+            f"JOIN {HOST} h ON h.id = d.host_id "
+            f"JOIN unnest(%s::text[], %s::text[]) AS k(device_id, hostname) "
+            f"ON k.device_id = d.device_id AND k.hostname = h.hostname",
+            [[key[0] for key in keys], [key[1] for key in keys]],
+        )
+        return {(device_id, hostname): owner for device_id, hostname, owner in cursor.fetchall()}
+
+    def conflicts(self, staging: str, scope: WriteScope) -> tuple[str, list[Any]] | None:
+        return (
+            f"SELECT s.line, 'device ' || s.device_id || '@' || s.hostname || ' belongs to another organization' "
+            f"FROM {staging} s JOIN {HOST} h ON h.hostname = s.hostname "
+            f"JOIN {DEVICE} d ON d.host_id = h.id AND d.device_id = s.device_id "
+            f"WHERE d.organization_id <> s.organization ORDER BY s.line LIMIT {MAX_ERRORS}",
+            [],
+        )
+
+    def write(self, source: str) -> list[str]:
+        columns = {
+            "device_id": "s.device_id",
+            "host_id": "h.id",
+            "organization_id": "s.organization",
+            "model": "s.model",
+            "os": "s.os",
+            "device_type": "s.device_type",
+        }
+        joined = f"{source} JOIN {HOST} h ON h.hostname = s.hostname"
+        return [upsert(DEVICE, conflict=["device_id", "host_id"], columns=columns, source=joined)]
+
+    def export(self) -> str:
+        return (
+            f"SELECT d.organization_id::text AS organization, d.device_id, h.hostname, d.model, d.os, d.device_type "
+            f"FROM {DEVICE} d JOIN {HOST} h ON h.id = d.host_id ORDER BY h.hostname, d.device_id"
+        )
+
+
+def _address(text: str, memo: dict) -> tuple[tuple[str, str], str, str]:
+    """A device address as its key and its two COPY-encoded parts; remembered, as sessions repeat devices."""
+    device_id, at, hostname = text.rpartition("@")
+    if not at or not device_id or not hostname:
+        raise Invalid(f"device: {show(text)} is not an address device_id@hostname")
+    memo[text] = parsed = (device_id, hostname), copy_text(device_id), copy_text(hostname)
+    return parsed
+
+
+class UsageEventKind(EntityKind):
+    """One device session; the hot path of a bulk import, so its checks stay cheap."""
+
+    name = "usage_event"
+    model = UsageEvent
+    scope, owner_field, owner_column = "organization", "organization", "organization_id"
+    fields = {
+        "id": required(uuid_value),
+        "organization": required(uuid_value),
+        "device": required(text(max_length(Device, "device_id") + 1 + max_length(Host, "hostname"), blank=False)),
+        "user": optional(uuid_value),
+        "team": optional(uuid_value),
+        "start_time": required(instant),
+        "end_time": required(instant),
+        "automated": required(boolean),
+    }
+    staging = (
+        ("id", "uuid"),
+        ("organization", "uuid"),
+        ("device_id", "text"),
+        ("hostname", "text"),
+        ("user_id", "uuid"),
+        ("team_id", "uuid"),
+        ("start_time", "timestamptz"),
+        ("end_time", "timestamptz"),
+        ("automated", "boolean"),
+    )
+    staging_key = ("id",)
+
+    def key(self, values: dict[str, Any]) -> Hashable | None:
+        return None  # nothing refers to a session
+
+    def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
+        start, end = values["start_time"], values["end_time"]
+        if end < start:
+            raise Invalid("end_time is before start_time")
+        address = refs.memo.get(values["device"]) or _address(values["device"], refs.memo)
+        organization, user, team = values["organization"], values["user"], values["team"]
+        refs.require("organization", organization, organization, "organization")
+        refs.require("device", address[0], organization, "device")
+        if user is not None:
+            refs.require("user", user, organization, "user")
+        if team is not None:
+            refs.require("team", team, organization, "team")
+        return (
+            values["id"],
+            organization,
+            address[1],
+            address[2],
+            user or NULL,
+            team or NULL,
+            start.isoformat(),
+            end.isoformat(),
+            "t" if values["automated"] else "f",
+        )
+
+    def write(self, source: str) -> list[str]:
+        columns = {
+            "id": "s.id",
+            "organization_id": "s.organization",
+            "device_id": "d.id",
+            "user_id": "s.user_id",
+            "team_id": "s.team_id",
+            "start_time": "s.start_time",
+            "end_time": "s.end_time",
+            "automated": "s.automated",
+        }
+        joined = (
+            f"{source} JOIN {HOST} h ON h.hostname = s.hostname "
+            f"JOIN {DEVICE} d ON d.host_id = h.id AND d.device_id = s.device_id"
+        )
+        return [upsert(EVENT, conflict=["id"], columns=columns, source=joined)]
+
+    def export(self) -> str:
+        return (
+            f"SELECT e.id::text AS id, e.organization_id::text AS organization, d.device_id || '@' || h.hostname "
+            f"AS device, e.user_id::text AS user, e.team_id::text AS team, e.start_time, e.end_time, e.automated "
+            f"FROM {EVENT} e JOIN {DEVICE} d ON d.id = e.device_id JOIN {HOST} h ON h.id = d.host_id ORDER BY e.id"
+        )
+
+
+for kind in (OrganizationKind, TeamKind, UserKind, HostKind, DeviceKind, UsageEventKind):
+    registry.register(kind())
