@@ -314,3 +314,12 @@ def test_one_query_whatever_the_size(api, legacy, org, django_assert_num_queries
         with django_assert_num_queries(3):  # token, organization membership, the events query
             status, data = call(api, "GET", payload)
         assert (status, len(data["report"])) == (200, rows)
+
+
+def test_a_body_over_the_upload_limit_is_a_413(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    payload = {**RANGE, "devices": ["d@h"] * 500}
+    assert call(api, "GET", payload) == (
+        413,
+        {"error": {"code": "payload_too_large", "message": "The request body is too large.", "details": {}}},
+    )
