@@ -145,7 +145,8 @@ class LegacyOptions:
     display_all: bool
 
 
-def legacy_options(route: Route, values: dict[str, Any]) -> LegacyOptions:
+def legacy_options(*, route: Route, values: dict[str, Any]) -> LegacyOptions:
+    """The route's dimensions with the options applied, and the filters, from validated parameters."""
     dimensions = tuple(
         next((variant for option, (base, variant) in DIMENSION_OPTIONS.items() if base == d and values[option]), d)
         for d in route.dimensions
@@ -164,14 +165,14 @@ def legacy_options(route: Route, values: dict[str, Any]) -> LegacyOptions:
     )
 
 
-def metric_unit(metric: str, bin_size: str) -> MetricUnit:
+def metric_unit(*, metric: str, bin_size: str) -> MetricUnit:
     usual, hourly = METRIC_UNITS[metric]
     return hourly if bin_size == "hour" else usual
 
 
 def legacy_rows(report: Report, *, metric: str, bin_size: str) -> Iterator[dict[str, Any]]:
     """Report tuples as v1 rows: datetime, group fields, the metric in its unit, unit."""
-    unit = metric_unit(metric, bin_size)
+    unit = metric_unit(metric=metric, bin_size=bin_size)
     label_format = DATETIME_FORMATS.get(bin_size, DATE_FORMAT)
     labels = [label.strftime(label_format) for label in report.bins.labels]
     shown = [(i, FIELD_NAMES[name]) for i, name in enumerate(report.label_columns, start=1) if name in FIELD_NAMES]
@@ -242,7 +243,7 @@ class LegacyUsageReportView(APIView):
         values = p.validate(LegacyReportParams, p.request_params(request))
         organization = p.request_organization(request, values.get("org_id"))
         span = p.requested_range(values)
-        options = legacy_options(ROUTES[self.route], values)
+        options = legacy_options(route=ROUTES[self.route], values=values)
         spec = ReportSpec(
             organization_id=organization.pk,
             bins=make_bins(start=span.start, end=span.end, tz=span.tz, bin_size=options.bin_size),
