@@ -6,3 +6,6 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = "API access"
+
+    def ready(self) -> None:
+        from core import schema  # noqa: F401  (registers the OpenAPI authentication extension)

