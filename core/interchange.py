@@ -670,15 +670,14 @@ class Importer:
         return dict(counts)
 
     def _check(self, position: int, raw: Any, refs: References) -> tuple[RecordKind, Sequence[str]] | RecordError:
-        if type(raw) is dict:
-            record = raw
-        else:
+        record = raw
+        if isinstance(raw, bytes | str):
             try:
                 record = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
                 return RecordError(position, "", f"not valid JSON ({exc.msg} at character {exc.pos})")
-            if type(record) is not dict:
-                return RecordError(position, "", "a record must be a JSON object with a 'kind'")
+        if type(record) is not dict:
+            return RecordError(position, "", "a record must be a JSON object with a 'kind'")
         kind = self.registry.get(record.get("kind"))
         if kind is None:
             known = ", ".join(self.registry.names())

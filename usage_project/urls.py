@@ -10,4 +10,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("", include("usage.api.urls")),
     path("", include("apps_analytics.api.urls")),
+    path("", include("core.urls")),
 ]

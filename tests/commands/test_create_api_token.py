@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 
 from apps_analytics.models import Client, ClientGrant
 from core.models import ApiToken, hash_token
+from tests.conftest import api_client
 from usage.models import OrganizationMembership
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +42,16 @@ def test_it_creates_the_user_grants_and_prints_the_token_last(org):
         f"Created user 'carol'; granted organization Acme ({org.pk}), client Acme apps ({acme.pk}), "
         f"client Beta apps ({beta.pk})."
     )
+
+
+def test_a_write_token_can_ingest_into_its_organization(org):
+    raw = run("dave", "--organization", str(org.pk), "--write")[-1]
+    record = {"kind": "team", "id": "00000000-0000-4000-8000-000000000011", "organization": str(org.pk), "name": "Red"}
+    response = api_client(raw).post("/v2/ingest", data=[record], format="json")
+    assert response.status_code == 200
+    assert response.json() == {"imported": {"team": 1}, "records": 1}
+    readonly = run("erin", "--organization", str(org.pk))[-1]
+    assert api_client(readonly).post("/v2/ingest", data=[record], format="json").status_code == 403
 
 
 def test_clients_can_be_given_after_one_option(org):

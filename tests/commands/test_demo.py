@@ -50,6 +50,11 @@ def test_demo_loads_the_data_and_prints_a_working_token(monkeypatch):
     assert response.status_code == 200
     report = orjson.loads(b"".join(response.streaming_content))["report"]
     assert sum(row["total_time"] for row in report) > 0
+    response = api_client(raw).get("/v2/ingest")  # authenticated first, then the method is refused
+    assert response.status_code == 405
+    assert response.json() == {
+        "error": {"code": "method_not_allowed", "message": 'Method "GET" not allowed.', "details": {}}
+    }
 
 
 def test_demo_twice_changes_no_data_and_keeps_one_live_token(monkeypatch):
