@@ -211,24 +211,19 @@ def _utilization_sql(
         periods.append("(1, %(compare_start)s::date, %(compare_end)s::date)")
     where = _scope_filter(scope, params, app_id=app_id)
 
-    sources = {metric.source for metric in PERIOD_METRICS.values()}
-    totals = ",\n".join(
-        f"""{source}_totals AS (
-            SELECT idx, application_id, {
-            ", ".join(f"{m.aggregate} AS {name}" for name, m in PERIOD_METRICS.items() if m.source == source)
-        }
-            FROM {source} GROUP BY idx, application_id
-        )"""
-        for source in sorted(sources)
-    )
+    sources = sorted({metric.source for metric in PERIOD_METRICS.values()})
+    totals = ",\n".join(_totals_cte(source) for source in sources)
     joins, columns = [], []
-    for idx, prefix in ((0, ""), (1, "compare_")):
-        for source in sorted(sources):
-            alias = f"{source}{idx}"
-            joins.append(f"LEFT JOIN {source}_totals {alias} ON {alias}.application_id = a.id AND {alias}.idx = {idx}")
+    for idx, prefix in enumerate(("", "compare_")):
+        if idx < len(periods):
+            for source in sources:
+                alias = f"{source}{idx}"
+                joins.append(
+                    f"LEFT JOIN {source}_totals {alias} ON {alias}.application_id = a.id AND {alias}.idx = {idx}"
+                )
         for name, metric in PERIOD_METRICS.items():
-            value = f"COALESCE({metric.source}{idx}.{name}, 0)::bigint"
-            columns.append(f"{value if idx == 0 or compare else 'NULL::bigint'} AS {prefix}{name}")
+            value = f"COALESCE({metric.source}{idx}.{name}, 0)::bigint" if idx < len(periods) else "NULL::bigint"
+            columns.append(f"{value} AS {prefix}{name}")
     app_filter = "AND a.id = %(app_id)s" if app_id is not None else ""
     return f"""
         WITH periods (idx, start_date, end_date) AS (VALUES {", ".join(periods)}),
@@ -256,6 +251,12 @@ def _utilization_sql(
         {" ".join(joins)}
         WHERE a.client_id = %(client_id)s {app_filter}
     """
+
+
+def _totals_cte(source: str) -> str:
+    """The period metrics computed from one intermediate level, per period and app."""
+    aggregates = ", ".join(f"{m.aggregate} AS {name}" for name, m in PERIOD_METRICS.items() if m.source == source)
+    return f"{source}_totals AS (SELECT idx, application_id, {aggregates} FROM {source} GROUP BY idx, application_id)"
 
 
 def _with_deltas(row: dict[str, Any]) -> dict[str, Any]:
