@@ -285,8 +285,12 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
                sum(p.duration) FILTER (WHERE p.in_range AND p.b = p.b0) AS started_secs
         FROM pieces p GROUP BY p.b{group_keys}{per_col}"""
     aggregates = "".join(f", {m.aggregate} AS m{i}" for i, m in enumerate(metrics))
-    # total_secs decides which (bin, group) rows exist: those with time in them.
-    agg = f"SELECT i.b{group_keys}{aggregates}, sum(i.secs) AS total_secs FROM first_level i GROUP BY i.b{group_keys}"
+    # ``active`` decides which (bin, group) rows exist: those with time in them or a session
+    # starting there (a zero-length session still counts in session_count).
+    agg = (
+        f"SELECT i.b{group_keys}{aggregates}, sum(i.secs) > 0 OR sum(i.starts) > 0 AS active "
+        f"FROM first_level i GROUP BY i.b{group_keys}"
+    )
 
     metric_out = [f"COALESCE(r.m{i}, {m.empty})" if m.empty != "NULL" else f"r.m{i}" for i, m in enumerate(metrics)]
     metric_cols = "".join(f", a.m{i}" for i in range(len(metrics)))
@@ -305,10 +309,10 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
             f"FROM {cross} LEFT JOIN agg a ON {on} WHERE {not_null} "
             # Groups outside the universe (sessions without a team or user) still count.
             f"UNION ALL SELECT a.b{group_keys}{metric_cols} FROM agg a "
-            f"WHERE a.total_secs > 0 AND ({' OR '.join(f'a.{k} IS NULL' for k in keys)})"
+            f"WHERE a.active AND ({' OR '.join(f'a.{k} IS NULL' for k in keys)})"
         )
     else:
-        body = f"SELECT a.b AS rb{group_keys}{metric_cols} FROM agg a WHERE a.total_secs > 0"
+        body = f"SELECT a.b AS rb{group_keys}{metric_cols} FROM agg a WHERE a.active"
 
     joins, label_cols, order = [], [], ["r.rb"]
     for i, (dim, k) in enumerate(zip(dims, keys, strict=True)):
