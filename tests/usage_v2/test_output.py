@@ -13,6 +13,7 @@ from usage.models import Team, User
 
 pytestmark = pytest.mark.django_db
 
+DAY_RANGE = {"start_date": "2024-01-01", "end_date": "2024-01-01"}
 GROUPINGS = ["org", "device", "team", "user", "host", "device_team", "device_user"]
 
 
@@ -174,3 +175,23 @@ def test_json_content_type(api, world):
     response = api.get("/v2/usage?" + urlencode(DAY))
     assert response["Content-Type"] == "application/json"
     assert response.streaming
+
+
+@pytest.mark.parametrize("accept", ["text/csv", "application/xml", "text/html"])
+def test_the_accept_header_does_not_override_the_format_parameter(api, world, accept):
+    # DRF answered these with a 406 (coded "server_error"): format decides, not Accept.
+    for path in ("/v2/usage/team", "/v2/usage/event"):
+        expected = get(api, path, {**DAY_RANGE, "format": "csv"})
+        response = api.get(f"{path}?{urlencode({**DAY_RANGE, 'format': 'csv'})}", HTTP_ACCEPT=accept)
+        assert (response.status_code, response["Content-Type"]) == (200, "text/csv; charset=utf-8")
+        assert body(response) == expected[1]
+        response = api.get(f"{path}?{urlencode(DAY_RANGE)}", HTTP_ACCEPT=accept)
+        assert (response.status_code, response["Content-Type"]) == (200, "application/json")
+
+
+def test_errors_are_json_whatever_the_accept_header(api, world):
+    response = api.get("/v2/usage/team?format=csv", HTTP_ACCEPT="text/csv")
+    assert (response.status_code, body(response)) == (
+        400,
+        {"error": {"code": "invalid_parameter", "message": "start_date is required", "details": {"start_date": None}}},
+    )
