@@ -139,3 +139,20 @@ def test_sessions_without_team_or_user_keep_v2_totals_whole(api, world):
             sum(r["session_count"] for r in data["report"]),
         )
     assert totals == dict.fromkeys(totals, (13500.0, 4))
+
+
+def test_a_zero_length_session_is_counted_in_every_grouping(api, org):
+    # It starts in the bin (session_count 1) but has no time (total 0, no device with time).
+    # Grouped reports dropped its row, so their session_count no longer added up to the org's.
+    device = make_device(org, "d1@h1.acme.test")
+    session(device, utc("2024-01-01 10:00"), utc("2024-01-01 10:00"))
+    params = days("2024-01-01", "2024-01-01")
+    assert get(api, "/v2/usage", params) == (200, {"report": [day_row(1, 0.0, 0, 1)]})
+    assert get(api, "/v2/usage/device", params) == (
+        200,
+        {"report": [day_row(1, 0.0, 0, 1, device_address="d1@h1.acme.test")]},
+    )
+    assert get(api, "/v2/usage/team", params) == (
+        200,
+        {"report": [day_row(1, 0.0, 0, 1, team_id=None, team_name=None)]},
+    )
