@@ -6,6 +6,8 @@ Most tests use one session that covers the whole range (it starts before it, so 
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from tests.usage_v2.conftest import get, local, make_device, row, session, utc
@@ -241,3 +243,29 @@ def test_month_is_the_default_bin_size(api, always_on):
             row("2024-02-01 00:00:00", "2024-02-01 00:00:00", "2024-02-11 00:00:00", 10 * 24 * H, 1, 0),
         ]
     }
+
+
+def test_hours_of_a_day_without_midnight_start_at_one(api, always_on):
+    # Santiago 2024-09-08: 00:00 does not exist; the first hour bin is 01:00 and the day has 23.
+    rows = report(api, "America/Santiago", "2024-09-08", "2024-09-08", "hour")
+    assert [r["datetime"] for r in rows] == [f"2024-09-08 {h:02d}:00:00" for h in range(1, 24)]
+    assert rows[0] == row("2024-09-08 01:00:00", "2024-09-08 01:00:00", "2024-09-08 02:00:00", H, 1, 0)
+    assert sum(r["total_time"] for r in rows) == 23 * H
+
+
+def test_without_end_date_the_range_ends_now(api, device):
+    from django.utils import timezone
+
+    now = timezone.now()
+    yesterday = (now - timedelta(days=1)).date()
+    session(device, now - timedelta(minutes=90), now - timedelta(minutes=30))
+    status, data = get(api, "/v2/usage", {"start_date": yesterday.isoformat(), "bin_size": "day"})
+    assert status == 200
+    first, last = data["report"]
+    assert first["datetime"] == first["start_time"] == f"{yesterday} 00:00:00"
+    assert last["datetime"] == last["start_time"] == f"{now.date()} 00:00:00"
+    # The last bin ends at the request's now, to the second.
+    ends = datetime.strptime(last["end_time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    assert timedelta(0) <= ends - now.replace(microsecond=0) < timedelta(seconds=5)
+    assert sum(r["total_time"] for r in data["report"]) == 3600.0
+    assert sum(r["session_count"] for r in data["report"]) == 1
