@@ -322,12 +322,12 @@ class UsageEventKind(EntityKind):
         return None  # nothing refers to a session
 
     def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
-        start, end = values["start_time"], values["end_time"]
+        (start, start_text), (end, end_text) = values["start_time"], values["end_time"]
         if end < start:
             raise Invalid("end_time is before start_time")
         address = refs.memo.get(values["device"]) or _address(values["device"], refs.memo)
         organization, user, team = values["organization"], values["user"], values["team"]
-        refs.require("organization", organization, organization, "organization")
+        # No check of the organization itself: the device's, which must be the same, exists.
         refs.require("device", address[0], organization, "device")
         if user is not None:
             refs.require("user", user, organization, "user")
@@ -340,8 +340,8 @@ class UsageEventKind(EntityKind):
             address[2],
             user or NULL,
             team or NULL,
-            start.isoformat(),
-            end.isoformat(),
+            start_text,
+            end_text,
             "t" if values["automated"] else "f",
         )
 

@@ -231,3 +231,32 @@ def test_the_benchmark_generator_writes_an_importable_file(tmp_path):
     import_files(str(path))
     assert UsageEvent.objects.count() == 40
     assert not UsageEvent.objects.exclude(organization_id=F("device__organization_id")).exists()
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026-08-01T08:00:00Z",
+        "2026-08-01T10:00:00+02:00",
+        "2026-08-01T10:00:00+0200",
+        "2026-08-01 10:00:00+02:00",
+        "20260801T080000Z",
+        "2026-08-01T08:00:00.000000+00:00",
+        "2026-08-01T03:00-05:00",
+        "2026-08-01T13:30:00+05:30",
+    ],
+)
+def test_every_iso_8601_form_with_an_offset_is_the_same_instant(write_file, written):
+    records = dataset()
+    records[5] = {**records[5], "start_time": written, "end_time": written}
+    import_files(write_file(records))
+    event = UsageEvent.objects.get(pk=EVENT)
+    assert event.start_time == event.end_time == datetime(2026, 8, 1, 8, 0, tzinfo=UTC)
+
+
+def test_fractions_of_a_second_are_kept(write_file):
+    records = dataset()
+    records[5] = {**records[5], "start_time": "2026-08-01T08:00:00.123456+00:00", "end_time": "2026-08-01T09:00:00.5Z"}
+    import_files(write_file(records))
+    event = UsageEvent.objects.get(pk=EVENT)
+    assert (event.start_time.microsecond, event.end_time.microsecond) == (123456, 500000)
