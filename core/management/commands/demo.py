@@ -94,7 +94,8 @@ class Command(BaseCommand):
             )
         )
         if not no_serve:
-            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
+            # insecure_serving: the admin's CSS and JS are served even with DEBUG off (a local demo only).
+            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, insecure_serving=True)
 
     def _admin(self, password: str) -> None:
         admin, _ = get_user_model().objects.get_or_create(username=ADMIN_USERNAME)
