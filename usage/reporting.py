@@ -233,7 +233,9 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
     n_bins = len(spec.bins)
     params.update(
         org=spec.organization_id,
-        edges=spec.bins.edges,
+        # One array literal, built once: the query names the edges five times, and psycopg dumped
+        # the list of datetimes for each (7.8 s of a 100,000-bin report; 0.7 s as text).
+        edges="{" + ",".join(edge.isoformat() for edge in spec.bins.edges) + "}",
         rs=spec.bins.edges[0],
         re=spec.bins.edges[-1],
         n_bins=n_bins,
