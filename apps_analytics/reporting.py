@@ -201,15 +201,25 @@ def _utilization_sql(
 ) -> str:
     """Per app of the client: every period metric for the primary period and, if asked, the comparison.
 
-    Both periods are computed in the same scan (a VALUES list of periods joined to the rows).
+    Both periods come from the same scan of the report rows: the per-user level keeps one FILTERed
+    sum per period (a row counts in each period that contains its date, so the periods may overlap),
+    and the per-day level is assigned to the periods after aggregation. Neither level multiplies rows.
     Columns: app_id, name, then each metric, then ``compare_<metric>`` (NULL without comparison).
     """
-    params.update(start=scope.period.start, end=scope.period.end, bucket=GRANULARITY_UNITS[granularity])
-    periods = ["(0, %(start)s::date, %(end)s::date)"]
-    if compare is not None:
-        params.update(compare_start=compare.start, compare_end=compare.end)
-        periods.append("(1, %(compare_start)s::date, %(compare_end)s::date)")
+    periods = [scope.period] if compare is None else [scope.period, compare]
+    in_period = []
+    for idx, period in enumerate(periods):
+        params.update({f"start_{idx}": period.start, f"end_{idx}": period.end})
+        in_period.append(f"r.activity_date BETWEEN %(start_{idx})s AND %(end_{idx})s")
+    params["bucket"] = GRANULARITY_UNITS[granularity]
     where = _scope_filter(scope, params, app_id=app_id)
+    period_rows = ", ".join(f"({idx}, %(start_{idx})s::date, %(end_{idx})s::date)" for idx in range(len(periods)))
+    user_sums = ", ".join(
+        f"SUM(r.total_active_ms) FILTER (WHERE {condition}) AS active_ms_{idx}, "
+        f"SUM(r.total_session_count) FILTER (WHERE {condition}) AS sessions_{idx}"
+        for idx, condition in enumerate(in_period)
+    )
+    user_periods = ", ".join(f"({idx}, u.active_ms_{idx}, u.sessions_{idx})" for idx in range(len(periods)))
 
     sources = sorted({metric.source for metric in PERIOD_METRICS.values()})
     totals = ",\n".join(_totals_cte(source) for source in sources)
@@ -226,19 +236,26 @@ def _utilization_sql(
             columns.append(f"{value} AS {prefix}{name}")
     app_filter = "AND a.id = %(app_id)s" if app_id is not None else ""
     return f"""
-        WITH periods (idx, start_date, end_date) AS (VALUES {", ".join(periods)}),
+        WITH periods (idx, start_date, end_date) AS (VALUES {period_rows}),
         scoped AS NOT MATERIALIZED (
-            SELECT p.idx, r.application_id, r.user_id, r.activity_date, r.total_active_ms, r.total_session_count
-            FROM {REPORTS} r JOIN periods p ON r.activity_date BETWEEN p.start_date AND p.end_date
-            WHERE {where}
+            SELECT r.application_id, r.user_id, r.activity_date, r.total_active_ms, r.total_session_count
+            FROM {REPORTS} r
+            WHERE {where} AND ({" OR ".join(in_period)})
         ),
         per_user AS (
-            SELECT idx, application_id, SUM(total_active_ms) AS active_ms, SUM(total_session_count) AS sessions
-            FROM scoped GROUP BY idx, application_id, user_id
+            -- (period, app, user): a user's sums in each period, NULL when they had no row in it.
+            SELECT p.idx, u.application_id, p.active_ms, p.sessions
+            FROM (SELECT r.application_id, r.user_id, {user_sums} FROM scoped r GROUP BY r.application_id, r.user_id) u
+            CROSS JOIN LATERAL (VALUES {user_periods}) AS p (idx, active_ms, sessions)
+            WHERE p.active_ms IS NOT NULL
         ),
         per_day AS (
-            SELECT idx, application_id, activity_date, SUM(total_active_ms) AS active_ms
-            FROM scoped GROUP BY idx, application_id, activity_date
+            SELECT p.idx, d.application_id, d.activity_date, d.active_ms
+            FROM (
+                SELECT application_id, activity_date, SUM(total_active_ms) AS active_ms
+                FROM scoped GROUP BY application_id, activity_date
+            ) AS d
+            JOIN periods p ON d.activity_date BETWEEN p.start_date AND p.end_date
         ),
         per_bucket AS (
             -- The mean of per-day sums in a bucket is SUM(total_active_ms) / COUNT(DISTINCT activity_date).
