@@ -71,9 +71,9 @@ class ClientKind(EntityKind):
     def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
         return values["id"], copy_text(values["name"]), copy_text(values["timezone"])
 
-    def write(self, source: str) -> list[str]:
+    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
         columns = {"id": "s.id", "name": "s.name", "timezone": "s.timezone"}
-        return [upsert(CLIENT, conflict=["id"], columns=columns, source=source)]
+        return [upsert(CLIENT, conflict=["id"], columns=columns, source=source, insert_only=insert_only)]
 
     def export(self) -> str:
         return f"SELECT id::text AS id, name, timezone FROM {CLIENT} ORDER BY id"
@@ -95,9 +95,9 @@ class DepartmentKind(EntityKind):
         refs.require("client", values["client"], values["client"], "client")
         return values["id"], values["client"], copy_text(values["name"])
 
-    def write(self, source: str) -> list[str]:
+    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
         columns = {"id": "s.id", "client_id": "s.client", "name": "s.name"}
-        return [upsert(DEPARTMENT, conflict=["id"], columns=columns, source=source)]
+        return [upsert(DEPARTMENT, conflict=["id"], columns=columns, source=source, insert_only=insert_only)]
 
     def export(self) -> str:
         return f"SELECT id::text AS id, client_id::text AS client, name FROM {DEPARTMENT} ORDER BY id"
@@ -123,7 +123,7 @@ class ClientUserKind(EntityKind):
             refs.require("department", department, client, "departments: department")
         return values["id"], client, copy_text(values["email"]), copy_uuid_array(values["departments"])
 
-    def write(self, source: str) -> list[str]:
+    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
         columns = {"id": "s.id", "client_id": "s.client", "email": "s.email"}
         links = replace_links(
             USER_DEPARTMENTS.remote_field.through,
@@ -132,7 +132,7 @@ class ClientUserKind(EntityKind):
             source=source,
             column="departments",
         )
-        return [upsert(CLIENT_USER, conflict=["id"], columns=columns, source=source), *links]
+        return [upsert(CLIENT_USER, conflict=["id"], columns=columns, source=source, insert_only=insert_only), *links]
 
     def export(self) -> str:
         through = USER_DEPARTMENTS.remote_field.through._meta.db_table
@@ -160,9 +160,9 @@ class ApplicationKind(EntityKind):
         refs.require("client", values["client"], values["client"], "client")
         return values["id"], values["client"], copy_text(values["name"])
 
-    def write(self, source: str) -> list[str]:
+    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
         columns = {"id": "s.id", "client_id": "s.client", "name": "s.name"}
-        return [upsert(APPLICATION, conflict=["id"], columns=columns, source=source)]
+        return [upsert(APPLICATION, conflict=["id"], columns=columns, source=source, insert_only=insert_only)]
 
     def export(self) -> str:
         return f"SELECT id::text AS id, client_id::text AS client, name FROM {APPLICATION} ORDER BY id"
@@ -205,7 +205,7 @@ class AppUsageReportKind(RecordKind):
             str(values["total_session_count"]),
         )
 
-    def write(self, source: str) -> list[str]:
+    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
         columns = {
             "client_id": "s.client",
             "application_id": "s.application",
@@ -215,7 +215,7 @@ class AppUsageReportKind(RecordKind):
             "total_session_count": "s.total_session_count",
         }
         conflict = ["application_id", "user_id", "activity_date"]
-        return [upsert(REPORT, conflict=conflict, columns=columns, source=source)]
+        return [upsert(REPORT, conflict=conflict, columns=columns, source=source, insert_only=insert_only)]
 
     def export(self) -> str:
         return (

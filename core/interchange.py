@@ -295,8 +295,9 @@ class RecordKind:
         """The COPY-encoded staging row; checks references through ``refs``."""
         raise NotImplementedError
 
-    def write(self, source: str) -> list[str]:
-        """SQL statements that upsert the staged rows of ``source`` (a table or subquery, aliased s)."""
+    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
+        """SQL statements that upsert the staged rows of ``source`` (a table or subquery, aliased s);
+        ``insert_only``: plain inserts, for rows known to be new (see ``upsert``)."""
         raise NotImplementedError
 
     def stored(self, cursor, keys: list[Hashable]) -> dict[Hashable, str | None]:
@@ -345,20 +346,25 @@ class EntityKind(RecordKind):
         )
 
 
-def upsert(table: str, *, conflict: Sequence[str], columns: Mapping[str, str], source: str) -> str:
+def upsert(
+    table: str, *, conflict: Sequence[str], columns: Mapping[str, str], source: str, insert_only: bool = False
+) -> str:
     """INSERT ... SELECT ... ON CONFLICT DO UPDATE, touching only rows whose values change.
 
     ``columns`` maps target columns to expressions over the staging alias ``s``; ``source`` is the
-    FROM clause (staging table or subquery aliased ``s``, with any joins).
+    FROM clause (staging table or subquery aliased ``s``, with any joins). ``insert_only`` leaves the
+    ON CONFLICT clause out: cheaper, for rows that are all new.
     """
     targets = ", ".join(columns)
+    insert = f"INSERT INTO {table} ({targets}) SELECT {', '.join(columns.values())} FROM {source}"
+    if insert_only:
+        return insert
     updated = [name for name in columns if name not in conflict]
     assignments = ", ".join(f"{name} = EXCLUDED.{name}" for name in updated)
     current = ", ".join(f"{table}.{name}" for name in updated)
     incoming = ", ".join(f"EXCLUDED.{name}" for name in updated)
     return (
-        f"INSERT INTO {table} ({targets}) SELECT {', '.join(columns.values())} FROM {source} "
-        f"ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {assignments} "
+        f"{insert} ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {assignments} "
         f"WHERE ({current}) IS DISTINCT FROM ({incoming})"
     )
 
@@ -575,19 +581,31 @@ class Writer:
         return [RecordError(line, kind.name, message, True) for line, message in self.cursor.fetchall()]
 
     def _write(self, kind: RecordKind) -> None:
+        """The staged rows into the kind's table, trying the cheapest statement that is right first."""
         table = self.tables[kind.name]
-        self.cursor.execute("SAVEPOINT interchange_write")
-        try:
-            for statement in kind.write(f"{table} s"):
-                self.cursor.execute(statement)
-        except psycopg.errors.CardinalityViolation:
-            # The same key twice in one chunk: keep the last record for each key.
-            self.cursor.execute("ROLLBACK TO SAVEPOINT interchange_write")
-            keys = ", ".join(kind.staging_key)
-            latest = f"(SELECT DISTINCT ON ({keys}) * FROM {table} ORDER BY {keys}, line DESC) s"
-            for statement in kind.write(latest):
-                self.cursor.execute(statement)
-        self.cursor.execute("RELEASE SAVEPOINT interchange_write")
+        keys = ", ".join(kind.staging_key)
+        latest = f"(SELECT DISTINCT ON ({keys}) * FROM {table} ORDER BY {keys}, line DESC) s"
+        attempts = (
+            # All new (a bulk load): a plain INSERT, about a third cheaper than an upsert.
+            (f"{table} s", True, psycopg.errors.UniqueViolation),
+            # Some exist: an upsert.
+            (f"{table} s", False, psycopg.errors.CardinalityViolation),
+            # The same key twice in the chunk: the last record of each key.
+            (latest, False, None),
+        )
+        for source, insert_only, retry_on in attempts:
+            self.cursor.execute("SAVEPOINT interchange_write")
+            try:
+                for statement in kind.write(source, insert_only=insert_only):
+                    self.cursor.execute(statement)
+            except psycopg.Error as exc:
+                if retry_on is None or not isinstance(exc, retry_on):
+                    raise
+                self.cursor.execute("ROLLBACK TO SAVEPOINT interchange_write")
+                self.cursor.execute("RELEASE SAVEPOINT interchange_write")
+                continue
+            self.cursor.execute("RELEASE SAVEPOINT interchange_write")
+            return
 
     def drop(self) -> None:
         for table in self.tables.values():

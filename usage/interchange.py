@@ -61,8 +61,16 @@ class OrganizationKind(EntityKind):
     def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
         return values["id"], copy_text(values["name"])
 
-    def write(self, source: str) -> list[str]:
-        return [upsert(ORGANIZATION, conflict=["id"], columns={"id": "s.id", "name": "s.name"}, source=source)]
+    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
+        return [
+            upsert(
+                ORGANIZATION,
+                conflict=["id"],
+                columns={"id": "s.id", "name": "s.name"},
+                source=source,
+                insert_only=insert_only,
+            )
+        ]
 
     def export(self) -> str:
         return f"SELECT id::text AS id, name FROM {ORGANIZATION} ORDER BY id"
@@ -84,9 +92,9 @@ class TeamKind(EntityKind):
         refs.require("organization", values["organization"], values["organization"], "organization")
         return values["id"], values["organization"], copy_text(values["name"])
 
-    def write(self, source: str) -> list[str]:
+    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
         columns = {"id": "s.id", "organization_id": "s.organization", "name": "s.name"}
-        return [upsert(TEAM, conflict=["id"], columns=columns, source=source)]
+        return [upsert(TEAM, conflict=["id"], columns=columns, source=source, insert_only=insert_only)]
 
     def export(self) -> str:
         return f"SELECT id::text AS id, organization_id::text AS organization, name FROM {TEAM} ORDER BY id"
@@ -128,7 +136,7 @@ class UserKind(EntityKind):
             copy_uuid_array(values["teams"]),
         )
 
-    def write(self, source: str) -> list[str]:
+    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
         columns = {
             "id": "s.id",
             "organization_id": "s.organization",
@@ -143,7 +151,7 @@ class UserKind(EntityKind):
             source=source,
             column="teams",
         )
-        return [upsert(USER, conflict=["id"], columns=columns, source=source), *links]
+        return [upsert(USER, conflict=["id"], columns=columns, source=source, insert_only=insert_only), *links]
 
     def export(self) -> str:
         through = USER_TEAMS.remote_field.through._meta.db_table
@@ -195,9 +203,9 @@ class HostKind(RecordKind):
             [sorted(scope.organizations)],
         )
 
-    def write(self, source: str) -> list[str]:
+    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
         columns = {"hostname": "s.hostname", "country": "s.country"}
-        return [upsert(HOST, conflict=["hostname"], columns=columns, source=source)]
+        return [upsert(HOST, conflict=["hostname"], columns=columns, source=source, insert_only=insert_only)]
 
     def export(self) -> str:
         return f"SELECT hostname, country FROM {HOST} ORDER BY hostname"
@@ -261,7 +269,7 @@ class DeviceKind(RecordKind):
             [],
         )
 
-    def write(self, source: str) -> list[str]:
+    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
         columns = {
             "device_id": "s.device_id",
             "host_id": "h.id",
@@ -271,7 +279,9 @@ class DeviceKind(RecordKind):
             "device_type": "s.device_type",
         }
         joined = f"{source} JOIN {HOST} h ON h.hostname = s.hostname"
-        return [upsert(DEVICE, conflict=["device_id", "host_id"], columns=columns, source=joined)]
+        return [
+            upsert(DEVICE, conflict=["device_id", "host_id"], columns=columns, source=joined, insert_only=insert_only)
+        ]
 
     def export(self) -> str:
         return (
@@ -345,7 +355,7 @@ class UsageEventKind(EntityKind):
             "t" if values["automated"] else "f",
         )
 
-    def write(self, source: str) -> list[str]:
+    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
         columns = {
             "id": "s.id",
             "organization_id": "s.organization",
@@ -360,7 +370,7 @@ class UsageEventKind(EntityKind):
             f"{source} JOIN {HOST} h ON h.hostname = s.hostname "
             f"JOIN {DEVICE} d ON d.host_id = h.id AND d.device_id = s.device_id"
         )
-        return [upsert(EVENT, conflict=["id"], columns=columns, source=joined)]
+        return [upsert(EVENT, conflict=["id"], columns=columns, source=joined, insert_only=insert_only)]
 
     def export(self) -> str:
         return (

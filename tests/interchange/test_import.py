@@ -260,3 +260,13 @@ def test_fractions_of_a_second_are_kept(write_file):
     import_files(write_file(records))
     event = UsageEvent.objects.get(pk=EVENT)
     assert (event.start_time.microsecond, event.end_time.microsecond) == (123456, 500000)
+
+
+def test_a_chunk_mixing_new_and_stored_keys_is_upserted(write_file):
+    # The writer first tries a plain INSERT (all new), falls back to an upsert when a key exists.
+    records = dataset()
+    import_files(write_file(records[:6]))  # the first session is stored
+    changed = {**records[5], "automated": True}
+    Importer(chunk_rows=1000).run(read_lines(io.BytesIO(jsonl([*records[:5], records[6], changed]))))
+    assert UsageEvent.objects.count() == 2
+    assert UsageEvent.objects.get(pk=EVENT).automated is True
