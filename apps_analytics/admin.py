@@ -113,6 +113,15 @@ class ApplicationFilter(admin.RelatedFieldListFilter):
 class AppUsageReportForm(SameClientForm):
     same_client = ("application", "user")
 
+    def clean(self):
+        cleaned = super().clean()
+        # The database refuses negatives too (app_usage_report_non_negative); this names the field to fix.
+        for name in ("total_active_ms", "total_session_count"):
+            value = cleaned.get(name)
+            if value is not None and value < 0:
+                self.add_error(name, "Must not be negative.")
+        return cleaned
+
 
 @admin.register(AppUsageReport)
 class AppUsageReportAdmin(LargeTableAdmin):

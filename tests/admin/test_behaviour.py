@@ -10,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from apps_analytics.models import Application, Client
 from core import admin_support
 from core.models import ApiToken, hash_token
 from tests.admin.conftest import START, add_sessions
@@ -194,3 +195,29 @@ def test_the_paginator_estimates_large_counts_instead_of_counting(browser, monke
     assert filtered.context["cl"].result_count >= 4  # more than the exact limit: the plan's estimate
     two = browser.get(reverse("admin:usage_usageevent_changelist"), {"q": "d-1@d-host.example"})
     assert two.context["cl"].result_count == 1  # small: exact
+
+
+def test_the_report_form_names_negative_values_and_other_clients_rows(browser, everything):
+    report = everything["report"]
+    other = Client.objects.create(name="Hooli", timezone="UTC")
+    foreign_app = Application.objects.create(client=other, name="Chat")
+    data = {
+        "client": report.client_id,
+        "application": foreign_app.pk,
+        "user": report.user_id,
+        "activity_date": "2026-08-03",
+        "total_active_ms": "-1",
+        "total_session_count": "0",
+    }
+    response = browser.post(reverse("admin:apps_analytics_appusagereport_change", args=[report.pk]), data)
+    assert response.context["adminform"].form.errors == {
+        "application": ["Chat: not of client Initech."],
+        "total_active_ms": ["Must not be negative."],
+    }
+    ok = browser.post(
+        reverse("admin:apps_analytics_appusagereport_change", args=[report.pk]),
+        data | {"application": report.application_id, "total_active_ms": "0"},
+    )
+    assert ok.status_code == 302
+    report.refresh_from_db()
+    assert report.total_active_ms == 0
