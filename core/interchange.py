@@ -556,11 +556,10 @@ class Writer:
             lines = chunk.lines.get(kind.name)
             if lines:
                 self._stage(kind, lines)
-                conflicts = self._conflicts(kind)
+                conflicts = self._write(kind)
                 if conflicts:
                     self.errors += conflicts
                     return
-                self._write(kind)
 
     def _stage(self, kind: RecordKind, lines: list[str]) -> None:
         table = self.tables.get(kind.name)
@@ -580,32 +579,39 @@ class Writer:
         self.cursor.execute(*query)
         return [RecordError(line, kind.name, message, True) for line, message in self.cursor.fetchall()]
 
-    def _write(self, kind: RecordKind) -> None:
-        """The staged rows into the kind's table, trying the cheapest statement that is right first."""
+    def _write(self, kind: RecordKind) -> list[RecordError]:
+        """The staged rows into the kind's table, trying the cheapest statement that is right first.
+
+        Returns the rows refused because they would overwrite another tenant's row (nothing is
+        written then). Only rows that exist can conflict, so a chunk of new rows needs no check.
+        """
         table = self.tables[kind.name]
-        keys = ", ".join(kind.staging_key)
-        latest = f"(SELECT DISTINCT ON ({keys}) * FROM {table} ORDER BY {keys}, line DESC) s"
-        attempts = (
-            # All new (a bulk load): a plain INSERT, about a third cheaper than an upsert.
-            (f"{table} s", True, psycopg.errors.UniqueViolation),
-            # Some exist: an upsert.
-            (f"{table} s", False, psycopg.errors.CardinalityViolation),
-            # The same key twice in the chunk: the last record of each key.
-            (latest, False, None),
-        )
-        for source, insert_only, retry_on in attempts:
-            self.cursor.execute("SAVEPOINT interchange_write")
-            try:
-                for statement in kind.write(source, insert_only=insert_only):
-                    self.cursor.execute(statement)
-            except psycopg.Error as exc:
-                if retry_on is None or not isinstance(exc, retry_on):
-                    raise
-                self.cursor.execute("ROLLBACK TO SAVEPOINT interchange_write")
-                self.cursor.execute("RELEASE SAVEPOINT interchange_write")
-                continue
+        if self._attempt(kind, f"{table} s", insert_only=True, retry_on=psycopg.errors.UniqueViolation):
+            return []  # all new: a plain INSERT, about a third cheaper than an upsert
+        conflicts = self._conflicts(kind)
+        if conflicts:
+            return conflicts
+        if not self._attempt(kind, f"{table} s", insert_only=False, retry_on=psycopg.errors.CardinalityViolation):
+            # The same key twice in the chunk: the last record of each key wins.
+            keys = ", ".join(kind.staging_key)
+            latest = f"(SELECT DISTINCT ON ({keys}) * FROM {table} ORDER BY {keys}, line DESC) s"
+            self._attempt(kind, latest, insert_only=False, retry_on=None)
+        return []
+
+    def _attempt(self, kind: RecordKind, source: str, *, insert_only: bool, retry_on: type | None) -> bool:
+        """Run the kind's write statements in a savepoint; False (rolled back) if they raise ``retry_on``."""
+        self.cursor.execute("SAVEPOINT interchange_write")
+        try:
+            for statement in kind.write(source, insert_only=insert_only):
+                self.cursor.execute(statement)
+        except psycopg.Error as exc:
+            if retry_on is None or not isinstance(exc, retry_on):
+                raise
+            self.cursor.execute("ROLLBACK TO SAVEPOINT interchange_write")
             self.cursor.execute("RELEASE SAVEPOINT interchange_write")
-            return
+            return False
+        self.cursor.execute("RELEASE SAVEPOINT interchange_write")
+        return True
 
     def drop(self) -> None:
         for table in self.tables.values():
