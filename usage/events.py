@@ -85,8 +85,8 @@ def events_sql(query: EventQuery, *, columns: list[str], after: tuple[datetime, 
         FROM usage_usageevent e
         JOIN usage_device d ON d.id = e.device_id
         JOIN usage_host h ON h.id = d.host_id
-        LEFT JOIN usage_user u ON u.id = e.user_id
-        LEFT JOIN usage_team t ON t.id = e.team_id
+        LEFT JOIN usage_user u ON u.id = e.user_id AND u.organization_id = %(org)s
+        LEFT JOIN usage_team t ON t.id = e.team_id AND t.organization_id = %(org)s
         WHERE {" AND ".join(where)}
         ORDER BY e.start_time, e.id"""
     return sql, params

@@ -53,7 +53,10 @@ _DEVICES_OF_ORG = "FROM usage_device d JOIN usage_host h ON h.id = d.host_id WHE
 DIMENSIONS: dict[str, Dimension] = {
     "device": Dimension(
         key="e.device_id",
-        label_join="LEFT JOIN usage_device {a} ON {a}.id = {k} LEFT JOIN usage_host {a}h ON {a}h.id = {a}.host_id",
+        label_join=(
+            "LEFT JOIN usage_device {a} ON {a}.id = {k} AND {a}.organization_id = %(org)s "
+            "LEFT JOIN usage_host {a}h ON {a}h.id = {a}.host_id"
+        ),
         labels=(("device_address", _DEVICE_ADDRESS),),
         order=_DEVICE_ADDRESS,
         universe="SELECT d.id " + _DEVICES_OF_ORG + " {device_filters}",
@@ -68,14 +71,14 @@ DIMENSIONS: dict[str, Dimension] = {
     ),
     "team": Dimension(
         key="e.team_id",
-        label_join="LEFT JOIN usage_team {a} ON {a}.id = {k}",
+        label_join="LEFT JOIN usage_team {a} ON {a}.id = {k} AND {a}.organization_id = %(org)s",
         labels=(("team_id", "{a}.id"), ("team_name", "{a}.name")),
         order="{a}.name",
         universe="SELECT t.id FROM usage_team t WHERE t.organization_id = %(org)s {team_filters}",
     ),
     "user": Dimension(
         key="e.user_id",
-        label_join="LEFT JOIN usage_user {a} ON {a}.id = {k}",
+        label_join="LEFT JOIN usage_user {a} ON {a}.id = {k} AND {a}.organization_id = %(org)s",
         labels=(("user_id", "{a}.id"), ("user_email", "{a}.email")),
         order="{a}.email",
         universe="SELECT u.id FROM usage_user u WHERE u.organization_id = %(org)s {user_filters}",

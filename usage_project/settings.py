@@ -121,6 +121,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.renderers.FormatParameterNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     # `format` is a report parameter (json/csv), not DRF's renderer override.

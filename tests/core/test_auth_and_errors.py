@@ -62,3 +62,17 @@ def test_unknown_api_route_is_a_json_404(api):
     response = api.get("/v2/nothing-here")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        "/v1/usage?start_date=2024-01-01&end_date=2024-01-01&format=csv",
+        "/v0/usage/events?start_date=20240101&end_date=20240102&format=csv",
+        "/v2/usage/event/?start_date=2024-01-01&end_date=2024-01-01&format=csv",
+    ],
+)
+def test_the_format_parameter_decides_whatever_the_accept_header(api, route):
+    response = api.get(route, HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"

@@ -14,22 +14,9 @@ from typing import Any
 
 import orjson
 from django.http import StreamingHttpResponse
-from rest_framework.negotiation import DefaultContentNegotiation
 
 CHUNK_ROWS = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-class FormatParameterNegotiation(DefaultContentNegotiation):
-    """The ``format`` parameter chooses JSON or CSV, not the Accept header.
-
-    DRF would answer 406 to ``Accept: text/csv`` (it knows no CSV renderer: CSV is streamed by
-    hand), refusing a client that asks for CSV both ways. Request bodies are still parsed by
-    their content type.
-    """
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
 
 
 def json_stream(rows: Iterable[dict[str, Any]], *, tail: dict[str, Any] | None = None) -> Iterator[bytes]:

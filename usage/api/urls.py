@@ -6,7 +6,7 @@ from usage.api import v0, v1, v2
 
 urlpatterns = [
     path("v2/usage", v2.OrgUsageReportView.as_view(), name="usage-v2"),
-    path("v2/usage/event", v2.UsageEventView.as_view(), name="usage-v2-event"),
+    re_path(r"^v2/usage/event/?$", v2.UsageEventView.as_view(), name="usage-v2-event"),
     re_path(r"^v2/usage/(?P<grouping>[\w/-]+?)/?$", v2.UsageReportView.as_view(), name="usage-v2-grouping"),
 ]
 

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from core.errors import NotFound
 from usage.api import params as p
-from usage.api.output import FormatParameterNegotiation, report_response
+from usage.api.output import report_response
 from usage.binning import format_local, make_bins
 from usage.events import EVENT_FIELDS, EventQuery, event_page, event_rows
 from usage.reporting import Filters, Report, ReportSpec, run_report
@@ -156,8 +156,6 @@ def _report_schema(operation: str):
 class UsageReportView(APIView):
     """Aggregate device usage in time bins, optionally grouped (org, device, team, user, host, ...)."""
 
-    content_negotiation_class = FormatParameterNegotiation
-
     def get(self, request: Request, grouping: str = "org"):
         return self.report(request, grouping)
 
@@ -198,8 +196,6 @@ class OrgUsageReportView(UsageReportView):
 
 class UsageEventView(APIView):
     """The sessions that overlap the range, cursor-paginated (JSON) or streamed whole (CSV)."""
-
-    content_negotiation_class = FormatParameterNegotiation
 
     @extend_schema(parameters=p.openapi_parameters(EventParams), responses={200: OpenApiTypes.OBJECT})
     def get(self, request: Request):
