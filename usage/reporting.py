@@ -72,14 +72,14 @@ DIMENSIONS: dict[str, Dimension] = {
     "team": Dimension(
         key="e.team_id",
         label_join="LEFT JOIN usage_team {a} ON {a}.id = {k} AND {a}.organization_id = %(org)s",
-        labels=(("team_id", "{a}.id"), ("team_name", "{a}.name")),
+        labels=(("team_id", "{a}.id::text"), ("team_name", "{a}.name")),
         order="{a}.name",
         universe="SELECT t.id FROM usage_team t WHERE t.organization_id = %(org)s {team_filters}",
     ),
     "user": Dimension(
         key="e.user_id",
         label_join="LEFT JOIN usage_user {a} ON {a}.id = {k} AND {a}.organization_id = %(org)s",
-        labels=(("user_id", "{a}.id"), ("user_email", "{a}.email")),
+        labels=(("user_id", "{a}.id::text"), ("user_email", "{a}.email")),
         order="{a}.email",
         universe="SELECT u.id FROM usage_user u WHERE u.organization_id = %(org)s {user_filters}",
         extras={

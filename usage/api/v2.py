@@ -88,30 +88,16 @@ def filters_from(values: dict[str, Any]) -> Filters:
 
 
 def report_rows(report: Report, *, unit: str) -> Iterator[dict[str, Any]]:
-    """Report tuples as v2 rows: bin times, metrics, group labels, unit."""
+    """Report tuples as v2 rows: bin times, metrics, group labels, unit (one dict per row, nothing else)."""
     bins = report.bins
-    label_names = report.label_columns
-    n_labels = len(label_names)
     divisor = UNITS[unit]
     times = [
         (format_local(bins.labels[i]), format_local(bins.local(i)), format_local(bins.local(i + 1)))
         for i in range(len(bins))
     ]
-    for row in report.rows:
-        label, start, end = times[row[0] - 1]
-        total, devices, sessions = row[1 + n_labels :]
-        out = {
-            "datetime": label,
-            "start_time": start,
-            "end_time": end,
-            "total_time": total / divisor,
-            "device_count": devices,
-            "session_count": sessions,
-        }
-        for name, value in zip(label_names, row[1 : 1 + n_labels], strict=True):
-            out[name] = str(value) if name.endswith("_id") and value is not None else value
-        out["unit"] = unit
-        yield out
+    keys = ("datetime", "start_time", "end_time", *METRICS, *report.label_columns, "unit")
+    for b, *labels, total, devices, sessions in report.rows:
+        yield dict(zip(keys, (*times[b - 1], total / divisor, devices, sessions, *labels, unit), strict=True))
 
 
 REPORT_RESPONSE = OpenApiResponse(

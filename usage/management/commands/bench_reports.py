@@ -110,8 +110,9 @@ class Command(BaseCommand):
         parser.add_argument("--database", default="usage_bench", help="Database to create on the configured server.")
         parser.add_argument("--repeat", type=int, default=3, help="Runs per report (the median is shown).")
         parser.add_argument("--regenerate", action="store_true", help="Drop and regenerate the data.")
+        parser.add_argument("--only", default="", help="Run only the reports whose label contains this text.")
 
-    def handle(self, *args, sessions: int, database: str, repeat: int, regenerate: bool, **options) -> None:
+    def handle(self, *args, sessions: int, database: str, repeat: int, regenerate: bool, only: str, **options) -> None:
         self.use_database(database, recreate=regenerate)
         call_command("migrate", verbosity=0)
         if UsageEvent.objects.count() != sessions:
@@ -121,6 +122,8 @@ class Command(BaseCommand):
         self.stdout.write(f"{sessions:,} sessions in database {database!r}; median of {repeat} runs\n")
         self.stdout.write(f"{'report':42} {'rows':>8} {'JSON s':>8} {'CSV s':>8} {'CSV peak MiB':>13}")
         for label, url in REPORTS:
+            if only not in label:
+                continue
             if "filtered" in label:
                 url += "&filter_team_name=Team%2001&filter_team_name=Team%2002"
             rows, json_s = self.timed(repeat, lambda u=url: self.fetch_json(client, u))
