@@ -30,19 +30,21 @@ from usage.binning import Bins
 class Dimension:
     """A grouping key of sessions, with how to label it and how to list all its values.
 
-    SQL fragments use ``{a}`` for the alias of the label join, ``{k}`` for the key column.
-    ``key`` is an expression over the session ``e``, its device ``d`` and host ``h``.
+    ``key`` is an expression over the session ``e``, its device ``d`` and host ``h``. Labels come
+    from ``label_source``, a query of the organization's ``id`` and label columns that the report
+    reads as a small CTE (hash-joined: looking labels up row by row was measured slower), or from
+    the key itself (``{k}``). ``{a}`` is the CTE's alias; ``{extras}`` in the source receives the
+    optional label columns asked for.
     """
 
     key: str
-    label_join: str
     labels: tuple[tuple[str, str], ...]  # (column name, SQL expression)
     order: str
     universe: str  # SELECT of every key value of the organization (for display_all)
+    label_source: str = ""
     extras: dict[str, str] = field(default_factory=dict)  # optional label columns, on request
 
 
-_DEVICE_ADDRESS = "{a}.device_id || '@' || {a}h.hostname"
 _PHONE_MODEL = (
     "CASE WHEN lower(d.device_type) = 'phone' AND lower(d.os) = 'android' THEN 'AndroidPhone' "
     "WHEN lower(d.device_type) = 'phone' AND lower(d.os) = 'ios' THEN 'iPhone' "
@@ -53,58 +55,54 @@ _DEVICES_OF_ORG = "FROM usage_device d JOIN usage_host h ON h.id = d.host_id WHE
 DIMENSIONS: dict[str, Dimension] = {
     "device": Dimension(
         key="e.device_id",
-        label_join=(
-            "LEFT JOIN usage_device {a} ON {a}.id = {k} AND {a}.organization_id = %(org)s "
-            "LEFT JOIN usage_host {a}h ON {a}h.id = {a}.host_id"
-        ),
-        labels=(("device_address", _DEVICE_ADDRESS),),
-        order=_DEVICE_ADDRESS,
+        label_source="SELECT d.id, d.device_id || '@' || h.hostname AS device_address " + _DEVICES_OF_ORG,
+        labels=(("device_address", "{a}.device_address"),),
+        order="{a}.device_address",
         universe="SELECT d.id " + _DEVICES_OF_ORG + " {device_filters}",
     ),
     # Legacy ``group_by_device_id``: one group per device id, merging the hosts it appears on.
     "device_id": Dimension(
         key="d.device_id",
-        label_join="",
         labels=(("device_id", "{k}"),),
         order="{k}",
         universe="SELECT DISTINCT d.device_id " + _DEVICES_OF_ORG + " {device_filters}",
     ),
     "team": Dimension(
         key="e.team_id",
-        label_join="LEFT JOIN usage_team {a} ON {a}.id = {k} AND {a}.organization_id = %(org)s",
-        labels=(("team_id", "{a}.id::text"), ("team_name", "{a}.name")),
-        order="{a}.name",
+        label_source="SELECT t.id, t.id::text AS team_id, t.name AS team_name FROM usage_team t "
+        "WHERE t.organization_id = %(org)s",
+        labels=(("team_id", "{a}.team_id"), ("team_name", "{a}.team_name")),
+        order="{a}.team_name",
         universe="SELECT t.id FROM usage_team t WHERE t.organization_id = %(org)s {team_filters}",
     ),
     "user": Dimension(
         key="e.user_id",
-        label_join="LEFT JOIN usage_user {a} ON {a}.id = {k} AND {a}.organization_id = %(org)s",
-        labels=(("user_id", "{a}.id::text"), ("user_email", "{a}.email")),
-        order="{a}.email",
+        label_source="SELECT u.id, u.id::text AS user_id, u.email AS user_email{extras} FROM usage_user u "
+        "WHERE u.organization_id = %(org)s",
+        labels=(("user_id", "{a}.user_id"), ("user_email", "{a}.user_email")),
+        order="{a}.user_email",
         universe="SELECT u.id FROM usage_user u WHERE u.organization_id = %(org)s {user_filters}",
         extras={
-            "user_notes": "{a}.notes",
+            "user_notes": "u.notes",
             "user_teams": "ARRAY(SELECT t.name FROM usage_user_teams ut JOIN usage_team t ON t.id = ut.team_id "
-            "WHERE ut.user_id = {a}.id ORDER BY t.name)",
+            "WHERE ut.user_id = u.id ORDER BY t.name)",
         },
     ),
     "host": Dimension(
         key="d.host_id",
-        label_join="LEFT JOIN usage_host {a} ON {a}.id = {k}",
+        label_source="SELECT DISTINCT h.id, h.hostname " + _DEVICES_OF_ORG,
         labels=(("hostname", "{a}.hostname"),),
         order="{a}.hostname",
         universe="SELECT DISTINCT d.host_id " + _DEVICES_OF_ORG + " {device_filters}",
     ),
     "country": Dimension(
         key="NULLIF(h.country, '')",
-        label_join="",
         labels=(("country", "{k}"),),
         order="{k}",
         universe="SELECT DISTINCT NULLIF(h.country, '') " + _DEVICES_OF_ORG + " {device_filters}",
     ),
     "device_model": Dimension(
         key="NULLIF(d.model, '')",
-        label_join="",
         labels=(("device_model", "{k}"),),
         order="{k}",
         universe="SELECT DISTINCT NULLIF(d.model, '') " + _DEVICES_OF_ORG + " {device_filters}",
@@ -112,7 +110,6 @@ DIMENSIONS: dict[str, Dimension] = {
     # Legacy ``combine_phone_os``: phones become AndroidPhone / iPhone by their OS.
     "device_model_combined": Dimension(
         key=_PHONE_MODEL,
-        label_join="",
         labels=(("device_model", "{k}"),),
         order="{k}",
         universe="SELECT DISTINCT " + _PHONE_MODEL + " " + _DEVICES_OF_ORG + " {device_filters}",
@@ -319,22 +316,24 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
     else:
         body = f"SELECT a.b AS rb{group_keys}{metric_cols} FROM agg a WHERE a.active"
 
-    joins, label_cols, order = [], [], ["r.rb"]
+    label_ctes, joins, label_cols, order = [], [], [], ["r.rb"]
     for i, (dim, k) in enumerate(zip(dims, keys, strict=True)):
-        fmt = {"a": f"l{i}", "k": f"r.{k}"}
-        if dim.label_join:
-            joins.append(dim.label_join.format(**fmt))
+        fmt = {"a": f"lab{i}", "k": f"r.{k}"}
+        extras = [name for name in spec.extras if name in dim.extras]
+        if dim.label_source:
+            source = dim.label_source.format(extras="".join(f", {dim.extras[n]} AS {n}" for n in extras))
+            label_ctes.append(f"lab{i} AS MATERIALIZED ({source}),")
+            joins.append(f"LEFT JOIN lab{i} ON lab{i}.id = r.{k}")
         for name, expr in dim.labels:
             label_cols.append(f"{expr.format(**fmt)} AS {name}")
-        for name in spec.extras:
-            if name in dim.extras:
-                label_cols.append(f"{dim.extras[name].format(**fmt)} AS {name}")
+        label_cols += [f"lab{i}.{name}" for name in extras]
         # Byte order ("C"): the same on every server whatever its locale, and faster to sort.
         order += [f'{dim.order.format(**fmt)} COLLATE "C" NULLS LAST', f"r.{k} NULLS LAST"]
 
     select = ", ".join(["r.rb", *label_cols, *metric_out])
     sql = f"""
-        WITH pieces AS ({pieces}),
+        WITH {" ".join(label_ctes)}
+        pieces AS ({pieces}),
         first_level AS ({first_level}),
         agg AS ({agg})
         SELECT {select}
