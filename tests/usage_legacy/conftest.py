@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.usage_v2.conftest import make_device, session, utc
+from tests.usage_helpers import make_device, session, utc
 from usage.models import Device, Organization, Team, UsageEvent, User
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.usage_helpers import body, get
 from tests.usage_legacy.conftest import TWO_DAYS
-from tests.usage_v2.conftest import body, get
 from usage.api.v1 import ROUTES
 
 pytestmark = pytest.mark.django_db

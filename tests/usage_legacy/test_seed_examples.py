@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.usage_helpers import body, make_device, session, utc
 from tests.usage_legacy.conftest import v1row
-from tests.usage_v2.conftest import body, make_device, session, utc
 from usage.models import Team
 
 pytestmark = pytest.mark.django_db

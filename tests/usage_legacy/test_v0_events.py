@@ -15,8 +15,8 @@ import pytest
 from django.utils import timezone
 
 from tests.conftest import api_client
+from tests.usage_helpers import body, make_device, session, utc
 from tests.usage_legacy.conftest import SEED_EVENT_KEYS
-from tests.usage_v2.conftest import body, make_device, session, utc
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import api_client, make_token
+from tests.usage_helpers import get
 from tests.usage_legacy.conftest import D1, TWO_DAYS, v1row
-from tests.usage_v2.conftest import get
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.usage_v2.conftest import get
+from tests.usage_helpers import get
 
 pytestmark = pytest.mark.django_db
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tests.usage_helpers import body, get
 from tests.usage_legacy.conftest import A1, A2, B1, B4, D1, D2, TWO_DAYS, v1row
 from tests.usage_legacy.test_v1_routes import ROUTE_CASES
-from tests.usage_v2.conftest import body, get
 
 pytestmark = pytest.mark.django_db
 

@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.usage_helpers import body, get, make_device, session, utc
 from tests.usage_legacy.conftest import A1, A2, B1, B4, D1, D2, TWO_DAYS, v1row
-from tests.usage_v2.conftest import body, get, make_device, session, utc
 
 pytestmark = pytest.mark.django_db
 

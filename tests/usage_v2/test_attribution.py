@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.usage_v2.conftest import get, make_device, row, session, utc
+from tests.usage_helpers import get, make_device, session, utc
+from tests.usage_v2.conftest import row
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.usage_v2.conftest import get, local, make_device, row, session, utc
+from tests.usage_helpers import get, local, make_device, session, utc
+from tests.usage_v2.conftest import row
 
 pytestmark = pytest.mark.django_db
 

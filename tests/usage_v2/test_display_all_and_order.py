@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.usage_v2.conftest import DAY, DAY_BIN, get, make_device, row, session, utc
+from tests.usage_helpers import get, make_device, session, utc
+from tests.usage_v2.conftest import DAY, DAY_BIN, row
 from usage.models import Team
 
 pytestmark = pytest.mark.django_db

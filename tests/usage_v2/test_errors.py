@@ -8,7 +8,8 @@ import orjson
 import pytest
 
 from tests.conftest import api_client, make_token
-from tests.usage_v2.conftest import get, row
+from tests.usage_helpers import get
+from tests.usage_v2.conftest import row
 
 pytestmark = pytest.mark.django_db
 
@@ -326,7 +327,7 @@ def test_it_rejects_a_staff_token_without_org_id(db):
 
 
 def test_a_staff_token_reads_the_organization_it_names(org):
-    from tests.usage_v2.conftest import make_device, session, utc
+    from tests.usage_helpers import make_device, session, utc
 
     session(make_device(org, "d1@h1.acme.test"), utc("2024-01-05 10:00"), utc("2024-01-05 10:05"))
     staff = api_client(make_token("root", staff=True))

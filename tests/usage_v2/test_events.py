@@ -7,7 +7,8 @@ import io
 
 import pytest
 
-from tests.usage_v2.conftest import DAY, body, get, make_device, session, utc
+from tests.usage_helpers import body, get, make_device, session, utc
+from tests.usage_v2.conftest import DAY
 
 pytestmark = pytest.mark.django_db
 

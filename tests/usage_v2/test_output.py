@@ -8,7 +8,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.usage_v2.conftest import DAY, body, get, make_device, session, utc
+from tests.usage_helpers import body, get, make_device, session, utc
+from tests.usage_v2.conftest import DAY
 from usage.models import Team, User
 
 pytestmark = pytest.mark.django_db

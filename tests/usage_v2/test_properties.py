@@ -20,7 +20,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.usage_v2.conftest import get, make_device
+from tests.usage_helpers import get, make_device
 from usage.models import Device, Team, UsageEvent, User
 
 pytestmark = pytest.mark.django_db

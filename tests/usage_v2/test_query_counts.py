@@ -16,7 +16,7 @@ from django.test.utils import CaptureQueriesContext
 
 from core.models import ApiToken
 from tests.conftest import api_client, make_token
-from tests.usage_v2.conftest import body, make_device, session, utc
+from tests.usage_helpers import body, make_device, session, utc
 from usage.models import Team, User
 
 pytestmark = pytest.mark.django_db

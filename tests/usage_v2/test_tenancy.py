@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.usage_v2.conftest import DAY, DAY_BIN, get, make_device, row, session, utc
+from tests.usage_helpers import get, make_device, session, utc
+from tests.usage_v2.conftest import DAY, DAY_BIN, row
 from usage.models import Team, UsageEvent, User
 
 pytestmark = pytest.mark.django_db

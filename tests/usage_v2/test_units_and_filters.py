@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.usage_v2.conftest import DAY, DAY_BIN, get, row
+from tests.usage_helpers import get
+from tests.usage_v2.conftest import DAY, DAY_BIN, row
 
 pytestmark = pytest.mark.django_db
 
