@@ -256,36 +256,44 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
     per = {m.per for m in metrics if m.per}
     if len(per) > 1:
         raise ValueError("A report can count distinct devices, users or teams, not several at once.")
-    per_col = "".join(f", p.{c}" for c in per)
+    per_cols = "".join(f", {c}" for c in per)
 
-    # Sessions are cut at bin edges: b0 is the bin of the (clipped) start, b1 of the last instant.
-    # generate_series in the select list (a ProjectSet) is cheaper than a lateral join per row.
-    pieces = f"""
-        SELECT s.*, generate_series(s.b0, s.b1) AS b FROM (
+    # Sessions are aggregated before they are cut at bin edges, per (first bin b0, last bin b1,
+    # group): a session inside one bin adds its time to ``head``; one that crosses edges adds its
+    # part before the first edge to ``head``, its part after the last to ``tail``, and fills the
+    # bins between. Only these spans, not the sessions, are then spread over their bins, which
+    # keeps set-returning functions out of the per-session work and lets PostgreSQL aggregate it
+    # in parallel workers. A session ending exactly on an edge gets b1 one bin further, with a
+    # zero-time tail that counts nowhere.
+    edge = "(%(edges)s::timestamptz[])"
+    spans = f"""
+        SELECT s.b0, greatest(s.b0, s.b1) AS b1{group_keys}{per_cols},
+               sum(CASE WHEN s.b1 <= s.b0 THEN date_part('epoch', s.ce - s.cs)
+                        ELSE date_part('epoch', {edge}[s.b0 + 1] - s.cs) END) AS head,
+               sum(date_part('epoch', s.ce - {edge}[s.b1])) FILTER (WHERE s.b1 > s.b0) AS tail,
+               count(*) AS n,
+               count(*) FILTER (WHERE s.in_range) AS starts,
+               sum(s.duration) FILTER (WHERE s.in_range) AS started_secs
+        FROM (
             SELECT e.device_id, e.user_id, e.team_id{key_select},
                    greatest(e.start_time, %(rs)s) AS cs, least(e.end_time, %(re)s) AS ce,
                    e.start_time >= %(rs)s AS in_range,
                    date_part('epoch', e.end_time - e.start_time) AS duration,
-                   width_bucket(greatest(e.start_time, %(rs)s), %(edges)s::timestamptz[]) AS b0,
-                   greatest(
-                       width_bucket(greatest(e.start_time, %(rs)s), %(edges)s::timestamptz[]),
-                       least(
-                           width_bucket(least(e.end_time, %(re)s) - interval '1 microsecond', %(edges)s::timestamptz[]),
-                           %(n_bins)s
-                       )
-                   ) AS b1
+                   width_bucket(greatest(e.start_time, %(rs)s), {edge}) AS b0,
+                   least(width_bucket(least(e.end_time, %(re)s), {edge}), %(n_bins)s) AS b1
             FROM usage_usageevent e{device_join}
             WHERE {" AND ".join(where)}
-        ) s"""
-    # Most sessions lie inside one bin: their time needs no edge lookup.
+        ) s
+        GROUP BY 1, 2{group_keys}{per_cols}"""
     first_level = f"""
-        SELECT p.b{group_keys}{per_col},
-               sum(CASE WHEN p.b0 = p.b1 THEN date_part('epoch', p.ce - p.cs)
-                        ELSE date_part('epoch', least(p.ce, (%(edges)s::timestamptz[])[p.b + 1])
-                                                - greatest(p.cs, (%(edges)s::timestamptz[])[p.b])) END) AS secs,
-               count(*) FILTER (WHERE p.in_range AND p.b = p.b0) AS starts,
-               sum(p.duration) FILTER (WHERE p.in_range AND p.b = p.b0) AS started_secs
-        FROM pieces p GROUP BY p.b{group_keys}{per_col}"""
+        SELECT p.b{group_keys}{per_cols},
+               sum(CASE WHEN p.b = p.b0 THEN p.head
+                        WHEN p.b = p.b1 THEN p.tail
+                        ELSE p.n * date_part('epoch', {edge}[p.b + 1] - {edge}[p.b]) END) AS secs,
+               sum(p.starts) FILTER (WHERE p.b = p.b0) AS starts,
+               sum(p.started_secs) FILTER (WHERE p.b = p.b0) AS started_secs
+        FROM (SELECT sp.*, generate_series(sp.b0, sp.b1) AS b FROM spans sp) p
+        GROUP BY p.b{group_keys}{per_cols}"""
     aggregates = "".join(f", {m.aggregate} AS m{i}" for i, m in enumerate(metrics))
     # ``active`` decides which (bin, group) rows exist: those with time in them or a session
     # starting there (a zero-length session still counts in session_count).
@@ -333,11 +341,14 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
     select = ", ".join(["r.rb", *label_cols, *metric_out])
     sql = f"""
         WITH {" ".join(label_ctes)}
-        pieces AS ({pieces}),
+        spans AS ({spans}),
         first_level AS ({first_level}),
-        agg AS ({agg})
+        agg AS ({agg}),
+        -- Materialized so that labels are hash-joined: row estimates of the levels above are far
+        -- off, and the planner otherwise rescans a label CTE once per row to keep the bin order.
+        result AS MATERIALIZED ({body})
         SELECT {select}
-        FROM ({body}) r {" ".join(joins)}
+        FROM result r {" ".join(joins)}
         ORDER BY {", ".join(order)}"""
     return sql, params
 
