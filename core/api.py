@@ -27,6 +27,7 @@ from apps_analytics.models import ClientGrant
 from core.errors import ApiError
 from core.interchange import UNRESTRICTED, Importer, ImportFailed, WriteScope, read_lines
 from core.models import ApiToken
+from core.schema import error_responses
 from usage.models import OrganizationMembership
 
 DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -90,9 +91,12 @@ class IngestView(APIView):
         request={"application/json": OpenApiTypes.OBJECT, "application/x-ndjson": OpenApiTypes.STR},
         responses={
             200: OpenApiResponse(OpenApiTypes.OBJECT, description="The number of records of each kind written."),
-            400: OpenApiResponse(description="A record is invalid; nothing was written."),
-            403: OpenApiResponse(description="The token may not write, or not into a record's tenant."),
-            413: OpenApiResponse(description="The body is too large."),
+            **error_responses(
+                e400="A record is invalid; nothing was written.",
+                e401="Missing, unknown or revoked token.",
+                e403="The token may not write, or not into a record's tenant.",
+                e413="The body is too large.",
+            ),
         },
         examples=[
             OpenApiExample(

@@ -1,6 +1,8 @@
 """OpenAPI description of the bearer-token authentication (drf-spectacular)."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 
 
 class BearerTokenScheme(OpenApiAuthenticationExtension):
@@ -9,3 +11,40 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "An API token: `Authorization: Bearer <token>`."}
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=[
+            "invalid_parameter",
+            "authentication_required",
+            "permission_denied",
+            "not_found",
+            "method_not_allowed",
+            "payload_too_large",
+            "rate_limited",
+            "server_error",
+            "service_unavailable",
+        ]
+    )
+    message = serializers.CharField(help_text="What is wrong, naming the parameter, in words a user can act on.")
+    details = serializers.DictField(help_text="The parameters concerned and the values received.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The error envelope of every non-2xx response."""
+
+    error = ErrorBodySerializer()
+
+
+def error_responses(**descriptions: str) -> dict[int, OpenApiResponse]:
+    """OpenAPI responses in the error envelope, e.g. ``error_responses(e400="...", e404="...")``."""
+    return {int(key[1:]): OpenApiResponse(ErrorSerializer, description=text) for key, text in descriptions.items()}
+
+
+USAGE_ERRORS = error_responses(
+    e400="Invalid or unknown parameters (the message names them).",
+    e401="Missing, unknown or revoked token.",
+    e403="The token may not read this organization.",
+    e404="Unknown route or grouping.",
+)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from apps_analytics import reporting
+from core.schema import error_responses
 
 
 class PeriodSerializer(serializers.Serializer):
@@ -97,19 +97,9 @@ class AppPageSerializer(PageSerializer):
     results = AppSerializer(many=True)
 
 
-class ErrorBodySerializer(serializers.Serializer):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    details = serializers.DictField(help_text="The parameters concerned and the values received.")
-
-
-class ErrorSerializer(serializers.Serializer):
-    error = ErrorBodySerializer()
-
-
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid or unknown parameters."),
-    401: OpenApiResponse(ErrorSerializer, description="Authentication required."),
-    403: OpenApiResponse(ErrorSerializer, description="No grant for this client."),
-    404: OpenApiResponse(ErrorSerializer, description="Unknown client, or app not found in this client."),
-}
+ERRORS = error_responses(
+    e400="Invalid or unknown parameters.",
+    e401="Authentication required.",
+    e403="No grant for this client.",
+    e404="Unknown client, or app not found in this client.",
+)

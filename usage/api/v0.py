@@ -33,6 +33,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core.errors import InvalidParameter
+from core.schema import USAGE_ERRORS
 from usage.api import params as p
 from usage.api.output import report_response
 from usage.events import EventQuery, event_rows
@@ -165,7 +166,7 @@ class LegacyUsageEventView(APIView):
 
     @extend_schema(
         parameters=p.openapi_parameters(LegacyEventParams),
-        responses={200: EVENTS_RESPONSE},
+        responses={200: EVENTS_RESPONSE, **USAGE_ERRORS},
         description=EVENTS_DESCRIPTION,
         deprecated=True,
     )
@@ -173,7 +174,10 @@ class LegacyUsageEventView(APIView):
         return self.events(request)
 
     @extend_schema(
-        request=EVENTS_BODY, responses={200: EVENTS_RESPONSE}, description=EVENTS_DESCRIPTION, deprecated=True
+        request=EVENTS_BODY,
+        responses={200: EVENTS_RESPONSE, **USAGE_ERRORS},
+        description=EVENTS_DESCRIPTION,
+        deprecated=True,
     )
     def post(self, request: Request):
         return self.events(request)

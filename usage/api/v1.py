@@ -17,6 +17,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from core.schema import USAGE_ERRORS
 from usage.api import params as p
 from usage.api.output import report_response
 from usage.binning import make_bins
@@ -222,7 +223,10 @@ LEGACY_RESPONSE = OpenApiResponse(
 
 # Parameters come from the query string or the (form or JSON) body alike: the schema lists them once.
 LEGACY_SCHEMA = extend_schema(
-    parameters=p.openapi_parameters(LegacyReportParams), responses={200: LEGACY_RESPONSE}, request=None, deprecated=True
+    parameters=p.openapi_parameters(LegacyReportParams),
+    responses={200: LEGACY_RESPONSE, **USAGE_ERRORS},
+    request=None,
+    deprecated=True,
 )
 
 

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core.errors import NotFound
+from core.schema import USAGE_ERRORS
 from usage.api import params as p
 from usage.api.output import report_response
 from usage.binning import format_local, make_bins
@@ -131,7 +132,11 @@ REPORT_RESPONSE = OpenApiResponse(
 
 
 def _report_schema(operation: str):
-    schema = {"parameters": p.openapi_parameters(ReportParams), "responses": {200: REPORT_RESPONSE}, "request": None}
+    schema = {
+        "parameters": p.openapi_parameters(ReportParams),
+        "responses": {200: REPORT_RESPONSE, **USAGE_ERRORS},
+        "request": None,
+    }
     return extend_schema_view(
         get=extend_schema(operation_id=f"{operation}_get", **schema),
         post=extend_schema(operation_id=f"{operation}_post", **schema),
@@ -183,7 +188,7 @@ class OrgUsageReportView(UsageReportView):
 class UsageEventView(APIView):
     """The sessions that overlap the range, cursor-paginated (JSON) or streamed whole (CSV)."""
 
-    @extend_schema(parameters=p.openapi_parameters(EventParams), responses={200: OpenApiTypes.OBJECT})
+    @extend_schema(parameters=p.openapi_parameters(EventParams), responses={200: OpenApiTypes.OBJECT, **USAGE_ERRORS})
     def get(self, request: Request):
         values = p.validate(EventParams, p.request_params(request))
         organization = p.request_organization(request, values.get("org_id"))
