@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from apps_analytics.models import Application, AppUsageReport, Client, ClientGrant, ClientUser, Department
-from core.admin_support import LargeTableAdmin
+from core.admin_support import LargeTableAdmin, SameTenantForm
 
 SEARCH_MATCHES = 1000
 
@@ -48,27 +47,9 @@ class DepartmentAdmin(admin.ModelAdmin):
     readonly_fields = ["id"]
 
 
-class SameClientForm(forms.ModelForm):
-    """Refuses related rows of another client than the row's own (fields in ``same_client``)."""
-
-    same_client: tuple[str, ...] = ()
-
-    def clean(self):
-        cleaned = super().clean()
-        client = cleaned.get("client")
-        if client is None:
-            return cleaned
-        for name in self.same_client:
-            value = cleaned.get(name)
-            related = value if hasattr(value, "__iter__") else [value] if value is not None else []
-            strangers = [str(each) for each in related if each.client_id != client.pk]
-            if strangers:
-                self.add_error(name, f"{', '.join(strangers)}: not of client {client}.")
-        return cleaned
-
-
-class ClientUserForm(SameClientForm):
-    same_client = ("departments",)
+class ClientUserForm(SameTenantForm):
+    tenant = "client"
+    same_tenant = ("departments",)
 
 
 @admin.register(ClientUser)
@@ -110,8 +91,9 @@ class ApplicationFilter(admin.RelatedFieldListFilter):
         return [(app.pk, f"{app.name} ({app.client})") for app in apps]
 
 
-class AppUsageReportForm(SameClientForm):
-    same_client = ("application", "user")
+class AppUsageReportForm(SameTenantForm):
+    tenant = "client"
+    same_tenant = ("application", "user")
 
     def clean(self):
         cleaned = super().clean()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import ClassVar
 
+from django import forms
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
@@ -73,3 +74,27 @@ class LargeTableAdmin(admin.ModelAdmin):
     change_list_template = "admin/large_table_change_list.html"
     date_hierarchy_partition: ClassVar[str]
     list_per_page = 100
+
+
+class SameTenantForm(forms.ModelForm):
+    """Refuses related rows of another tenant than the row's own.
+
+    ``tenant`` names the row's tenant field (``organization`` or ``client``); ``same_tenant`` the
+    related fields whose rows must belong to it.
+    """
+
+    tenant: ClassVar[str]
+    same_tenant: ClassVar[tuple[str, ...]] = ()
+
+    def clean(self):
+        cleaned = super().clean()
+        owner = cleaned.get(self.tenant)
+        if owner is None:
+            return cleaned
+        for name in self.same_tenant:
+            value = cleaned.get(name)
+            related = value if hasattr(value, "__iter__") else [value] if value is not None else []
+            strangers = [str(each) for each in related if getattr(each, f"{self.tenant}_id") != owner.pk]
+            if strangers:
+                self.add_error(name, f"{', '.join(strangers)}: not of {self.tenant} {owner}.")
+        return cleaned

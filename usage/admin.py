@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from core.admin_support import LargeTableAdmin
+from core.admin_support import LargeTableAdmin, SameTenantForm
 from usage.models import Device, Host, Organization, OrganizationMembership, Team, UsageEvent, User
 
 SEARCH_MATCHES = 1000  # devices or users a search may match before it narrows the sessions
@@ -39,27 +38,9 @@ class TeamAdmin(admin.ModelAdmin):
     readonly_fields = ["id"]
 
 
-class SameOrganizationForm(forms.ModelForm):
-    """Refuses related rows of another organization than the row's own (fields in ``same_organization``)."""
-
-    same_organization: tuple[str, ...] = ()
-
-    def clean(self):
-        cleaned = super().clean()
-        organization = cleaned.get("organization")
-        if organization is None:
-            return cleaned
-        for name in self.same_organization:
-            value = cleaned.get(name)
-            related = value if hasattr(value, "__iter__") else [value] if value is not None else []
-            strangers = [str(each) for each in related if each.organization_id != organization.pk]
-            if strangers:
-                self.add_error(name, f"{', '.join(strangers)}: not of organization {organization}.")
-        return cleaned
-
-
-class UserForm(SameOrganizationForm):
-    same_organization = ("teams",)
+class UserForm(SameTenantForm):
+    tenant = "organization"
+    same_tenant = ("teams",)
 
 
 @admin.register(User)
@@ -128,8 +109,9 @@ class TeamFilter(admin.RelatedFieldListFilter):
         return [(team.pk, f"{team.name} ({team.organization})") for team in teams]
 
 
-class UsageEventForm(SameOrganizationForm):
-    same_organization = ("device", "user", "team")
+class UsageEventForm(SameTenantForm):
+    tenant = "organization"
+    same_tenant = ("device", "user", "team")
 
     def clean(self):
         cleaned = super().clean()
