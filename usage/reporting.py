@@ -52,6 +52,17 @@ _PHONE_MODEL = (
 )
 _DEVICES_OF_ORG = "FROM usage_device d JOIN usage_host h ON h.id = d.host_id WHERE d.organization_id = %(org)s"
 
+
+def _device_attribute(name: str, expression: str) -> Dimension:
+    """A dimension keyed and labelled by an attribute of the device or its host."""
+    return Dimension(
+        key=expression,
+        labels=((name, "{k}"),),
+        order="{k}",
+        universe=f"SELECT DISTINCT {expression} {_DEVICES_OF_ORG} {{device_filters}}",
+    )
+
+
 DIMENSIONS: dict[str, Dimension] = {
     "device": Dimension(
         key="e.device_id",
@@ -61,12 +72,7 @@ DIMENSIONS: dict[str, Dimension] = {
         universe="SELECT d.id " + _DEVICES_OF_ORG + " {device_filters}",
     ),
     # Legacy ``group_by_device_id``: one group per device id, merging the hosts it appears on.
-    "device_id": Dimension(
-        key="d.device_id",
-        labels=(("device_id", "{k}"),),
-        order="{k}",
-        universe="SELECT DISTINCT d.device_id " + _DEVICES_OF_ORG + " {device_filters}",
-    ),
+    "device_id": _device_attribute("device_id", "d.device_id"),
     "team": Dimension(
         key="e.team_id",
         label_source="SELECT t.id, t.id::text AS team_id, t.name AS team_name FROM usage_team t "
@@ -95,25 +101,10 @@ DIMENSIONS: dict[str, Dimension] = {
         order="{a}.hostname",
         universe="SELECT DISTINCT d.host_id " + _DEVICES_OF_ORG + " {device_filters}",
     ),
-    "country": Dimension(
-        key="NULLIF(h.country, '')",
-        labels=(("country", "{k}"),),
-        order="{k}",
-        universe="SELECT DISTINCT NULLIF(h.country, '') " + _DEVICES_OF_ORG + " {device_filters}",
-    ),
-    "device_model": Dimension(
-        key="NULLIF(d.model, '')",
-        labels=(("device_model", "{k}"),),
-        order="{k}",
-        universe="SELECT DISTINCT NULLIF(d.model, '') " + _DEVICES_OF_ORG + " {device_filters}",
-    ),
+    "country": _device_attribute("country", "NULLIF(h.country, '')"),
+    "device_model": _device_attribute("device_model", "NULLIF(d.model, '')"),
     # Legacy ``combine_phone_os``: phones become AndroidPhone / iPhone by their OS.
-    "device_model_combined": Dimension(
-        key=_PHONE_MODEL,
-        labels=(("device_model", "{k}"),),
-        order="{k}",
-        universe="SELECT DISTINCT " + _PHONE_MODEL + " " + _DEVICES_OF_ORG + " {device_filters}",
-    ),
+    "device_model_combined": _device_attribute("device_model", _PHONE_MODEL),
 }
 
 # --------------------------------------------------------------------------------------------
