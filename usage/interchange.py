@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Sequence
+from datetime import datetime
 from typing import Any
 
 from core.interchange import (
@@ -30,6 +31,7 @@ from core.interchange import (
     instant,
     max_length,
     optional,
+    plain_iso,
     registry,
     replace_links,
     required,
@@ -299,8 +301,19 @@ def _address(text: str, memo: dict) -> tuple[tuple[str, str], str, str]:
     return parsed
 
 
+_LOWER_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+# COPY columns of a session row, organization and start first: a chunk sorted as text is then in
+# (organization, start_time) order, so that consecutive rows land on the same index pages.
+_COPY_COLUMNS = "organization_id, start_time, end_time, id, user_id, team_id, automated, device_id"
+
+
 class UsageEventKind(EntityKind):
-    """One device session; the hot path of a bulk import, so its checks stay cheap."""
+    """One device session; the hot path of a bulk import, so its checks stay cheap.
+
+    A chunk item is (COPY text of the row but its device, line number, device key); the writer
+    turns device keys into device ids, sorts, and copies the rows straight into the table when
+    they are new (``copy_in``), else stages them for the upsert.
+    """
 
     name = "usage_event"
     model = UsageEvent
@@ -316,22 +329,21 @@ class UsageEventKind(EntityKind):
         "automated": required(boolean),
     }
     staging = (
-        ("id", "uuid"),
         ("organization", "uuid"),
-        ("device_id", "text"),
-        ("hostname", "text"),
-        ("user_id", "uuid"),
-        ("team_id", "uuid"),
         ("start_time", "timestamptz"),
         ("end_time", "timestamptz"),
+        ("id", "uuid"),
+        ("user_id", "uuid"),
+        ("team_id", "uuid"),
         ("automated", "boolean"),
+        ("device", "bigint"),
     )
     staging_key = ("id",)
 
     def key(self, values: dict[str, Any]) -> Hashable | None:
         return None  # nothing refers to a session
 
-    def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
+    def row(self, values: dict[str, Any], refs: References) -> tuple[str, tuple[str, str]]:
         (start, start_text), (end, end_text) = values["start_time"], values["end_time"]
         if end < start:
             raise Invalid("end_time is before start_time")
@@ -343,34 +355,94 @@ class UsageEventKind(EntityKind):
             refs.require("user", user, organization, "user")
         if team is not None:
             refs.require("team", team, organization, "team")
+        automated = "t" if values["automated"] else "f"
+        line = f"{organization}\t{start_text}\t{end_text}\t{values['id']}\t{user or NULL}\t{team or NULL}\t{automated}"
+        return line, address[0]
+
+    def item(self, position: int, row: tuple[str, tuple[str, str]]) -> tuple[str, int, tuple[str, str]]:
+        return row[0], position, row[1]
+
+    def fast_item(
+        self, record: dict[str, Any], position: int, refs: References, allowed: frozenset | None
+    ) -> tuple[str, int, tuple[str, str]] | None:
+        """The item of a session with all nine fields, on a device seen earlier in the input, whose
+        references are already known good: the general checks would accept it with the same item.
+
+        Its ids need no pattern check but the session's own: the organization, user and team are
+        compared with the owners of known entities (keys and owners are checked, lowercase UUIDs).
+        """
+        if len(record) != 9:
+            return None
+        defined, stored = refs.defined, refs.stored
+        try:
+            ident, organization = record["id"], record["organization"]
+            user, team, automated = record["user"], record["team"], record["automated"]
+            start_text, end_text = record["start_time"], record["end_time"]
+            address = refs.memo.get(record["device"])  # only addresses that passed the checks are remembered
+            if address is None or (allowed is not None and organization not in allowed):
+                return None
+            # As References.owned (inlined: this runs once per session).
+            device = address[0]
+            if (defined["device"].get(device) or stored["device"].get(device)) != organization:
+                return None
+            if user is not None and (defined["user"].get(user) or stored["user"].get(user)) != organization:
+                return None
+            if team is not None and (defined["team"].get(team) or stored["team"].get(team)) != organization:
+                return None
+            if (automated is not True and automated is not False) or not _LOWER_UUID.fullmatch(ident):
+                return None
+            start, end = datetime.fromisoformat(start_text), datetime.fromisoformat(end_text)
+            if start.tzinfo is None or end.tzinfo is None or end < start:
+                return None
+            if not plain_iso(start_text) or not plain_iso(end_text):
+                return None  # the general checks re-format it
+        except (KeyError, TypeError, ValueError):
+            return None
+        flag = "t" if automated else "f"
         return (
-            values["id"],
-            organization,
-            address[1],
-            address[2],
-            user or NULL,
-            team or NULL,
-            start_text,
-            end_text,
-            "t" if values["automated"] else "f",
+            f"{organization}\t{start_text}\t{end_text}\t{ident}\t{user or NULL}\t{team or NULL}\t{flag}",
+            position,
+            address[0],
         )
+
+    def _device_ids(self, cursor, items: list[tuple[str, int, tuple[str, str]]], memo: dict) -> dict:
+        """Device keys to device ids (as text), looked up once per import (the chunk's devices are written by now)."""
+        ids = memo.setdefault("device_ids", {})
+        missing = {key for _, _, key in items if key not in ids}
+        if missing:
+            cursor.execute(
+                f"SELECT d.device_id, h.hostname, d.id::text FROM {DEVICE} d "
+                f"JOIN {HOST} h ON h.id = d.host_id "
+                f"JOIN unnest(%s::text[], %s::text[]) AS k(device_id, hostname) "
+                f"ON k.device_id = d.device_id AND k.hostname = h.hostname",
+                [[key[0] for key in missing], [key[1] for key in missing]],
+            )
+            ids.update(((device_id, hostname), pk) for device_id, hostname, pk in cursor.fetchall())
+        return ids
+
+    def copy_in(self, cursor, items: list[Any], memo: dict) -> tuple[str, str]:
+        ids = self._device_ids(cursor, items, memo)
+        items.sort()  # by the row text: (organization, start_time) order, for index locality
+        return f"COPY {EVENT} ({_COPY_COLUMNS}) FROM STDIN", "".join(
+            [f"{line}\t{ids[key]}\n" for line, _, key in items]
+        )
+
+    def staging_text(self, cursor, items: list[Any], memo: dict) -> str:
+        ids = self._device_ids(cursor, items, memo)
+        return "".join([f"{position}\t{line}\t{ids[key]}\n" for line, position, key in items])
 
     def write(self, source: str, *, insert_only: bool = False) -> list[str]:
         columns = {
             "id": "s.id",
             "organization_id": "s.organization",
-            "device_id": "d.id",
+            "device_id": "s.device",
             "user_id": "s.user_id",
             "team_id": "s.team_id",
             "start_time": "s.start_time",
             "end_time": "s.end_time",
             "automated": "s.automated",
         }
-        joined = (
-            f"{source} JOIN {HOST} h ON h.hostname = s.hostname "
-            f"JOIN {DEVICE} d ON d.host_id = h.id AND d.device_id = s.device_id"
-        )
-        return [upsert(EVENT, conflict=["id"], columns=columns, source=joined, insert_only=insert_only)]
+        return [upsert(EVENT, conflict=["id"], columns=columns, source=source, insert_only=insert_only)]
 
     def export(self) -> str:
         return (
