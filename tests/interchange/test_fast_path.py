@@ -8,6 +8,7 @@ into the table, sorted, with their device ids looked up: what is stored must be 
 from __future__ import annotations
 
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 from unittest import mock
 
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 
 from core.interchange import UNRESTRICTED, Importer, References, WriteScope, export_lines, kinds, read_lines
 from core.management.commands.bench_import import generate
-from tests.interchange.conftest import EVENT, ORG, ORG2, TEAM, TEAM2, USER, dataset
+from tests.interchange.conftest import EVENT, ORG, ORG2, TEAM, TEAM2, USER, dataset, import_files
 from usage.models import UsageEvent
 
 USER2 = "00000000-0000-4000-8000-000000000022"  # a user of ORG2
@@ -87,6 +88,7 @@ def both_ways(record: dict[str, Any], scope: WriteScope = UNRESTRICTED) -> tuple
         {"user": None, "team": None},
         {"user": STORED_USER, "automated": True},
         {"start_time": "2026-08-01T10:00:00+02:00", "end_time": "2026-08-01T08:00:00.250000+00:00"},
+        {"start_time": "2026-08-01 08:00:00Z", "end_time": "20260801T090000+0000"},
     ],
 )
 def test_plain_sessions_take_the_shortcut_to_the_same_item(changes):
@@ -100,7 +102,7 @@ def test_plain_sessions_take_the_shortcut_to_the_same_item(changes):
     "changes",
     [
         {"id": UPPER},  # valid, lowercased by the general checks
-        {"start_time": "2026-08-01 08:00:00+00:00"},  # valid, re-formatted by the general checks
+        {"start_time": "2026-08-01T08:00:00"},  # no offset
         {"device": "tab-9@h1.acme.test"},  # not seen before: the general checks parse it
         {"user": "00000000-0000-4000-8000-000000000029"},  # unknown: looked up by the general checks
         {"end_time": "2026-08-01T07:00:00+00:00"},
@@ -186,3 +188,18 @@ def test_sessions_copied_straight_in_are_stored_as_given(tmp_path):
     again = [record for line in export_lines() if (record := orjson.loads(line))["kind"] == "usage_event"]
     assert again == given
     assert UsageEvent.objects.count() == 300
+
+
+@pytest.mark.django_db
+def test_times_are_stored_as_the_checks_read_them(write_file):
+    # Digits below the microsecond are dropped, as Python reads them (PostgreSQL would round the
+    # start up past the end, after the end >= start check passed).
+    records = dataset()[:6]
+    records[5] = {
+        **records[5],
+        "start_time": "2026-08-01T08:00:00.9999995+00:00",
+        "end_time": "2026-08-01T08:00:00.999999+00:00",
+    }
+    import_files(write_file(records))
+    event = UsageEvent.objects.get(pk=EVENT)
+    assert event.start_time == event.end_time == datetime(2026, 8, 1, 8, 0, 0, 999999, tzinfo=UTC)
