@@ -48,7 +48,8 @@ from django.db.models import Model
 from django.utils.module_loading import autodiscover_modules
 
 MAX_ERRORS = 20
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 20_000
+FIRST_CHUNK_ROWS = 5_000
 EXPORT_FETCH = 10_000
 
 
@@ -306,8 +307,13 @@ class RecordKind:
         return "\n".join(items) + "\n"
 
     def copy_in(self, cursor, items: list[Any], memo: dict[Any, Any]) -> tuple[str, str | bytes] | None:
-        """A COPY statement and text writing the items straight into the kind's table, when they are all
+        """A COPY statement and data writing the items straight into the kind's table, when they are all
         new rows (the writer tries it in a savepoint and stages instead on a unique violation); None: always stage."""
+        return None
+
+    def copy_in_now(self, items: list[Any], memo: dict[Any, Any]) -> tuple[str, str | bytes] | None:
+        """``copy_in`` without the database, if it can be done so (None: the writer does it): called by the
+        checking thread, which has time to spare, so that the writer thread only feeds PostgreSQL."""
         return None
 
     def write(self, source: str, *, insert_only: bool = False) -> list[str]:
@@ -544,6 +550,7 @@ class Chunk:
     """Checked records waiting to be written: items per kind (see ``RecordKind.item``), and references to look up."""
 
     items: dict[str, list[Any]] = field(default_factory=lambda: defaultdict(list))
+    ready: dict[str, tuple[str, str | bytes]] = field(default_factory=dict)  # copy_in, prepared beforehand
     pending: list[PendingReference] = field(default_factory=list)
     size: int = 0
     write: bool = True  # False once a bad record was seen: only the references are still checked
@@ -579,7 +586,7 @@ class Writer:
             items = chunk.items.get(kind.name)
             if items:
                 if kind.name not in self.existing:
-                    direct = kind.copy_in(self.cursor, items, self.memo)
+                    direct = chunk.ready.get(kind.name) or kind.copy_in(self.cursor, items, self.memo)
                     if direct is not None:
                         if self._copy_new(*direct):
                             continue
@@ -717,7 +724,9 @@ class Importer:
             writer = Writer(cursor.cursor, refs, self.scope)
             thread: ThreadedWriter | None = None  # started by the first full chunk; small inputs need none
             chunk = Chunk()
-            check, chunk_rows, pending = self._check, self.chunk_rows, refs.pending
+            # A small first chunk starts the writer early, and its entities (devices) are then known
+            # when the next chunk is prepared.
+            check, chunk_rows, pending = self._check, min(self.chunk_rows, FIRST_CHUNK_ROWS), refs.pending
             try:
                 for position, raw in records:  # the hot loop of a bulk import: kept lean
                     outcome = check(position, raw, refs)
@@ -737,15 +746,13 @@ class Importer:
                     if thread is None:
                         thread = ThreadedWriter(writer)
                         thread.start()
-                    self._count(chunk, counts)
-                    chunk.pending = refs.take_pending()
-                    pending = refs.pending
+                    self._close(chunk, refs, writer, counts)
+                    pending, chunk_rows = refs.pending, self.chunk_rows
                     thread.submit(chunk)
                     chunk = Chunk(write=not errors and not writer.errors)
                     if len(writer.errors) >= MAX_ERRORS or thread.failure is not None:
                         break
-                self._count(chunk, counts)
-                chunk.pending = refs.take_pending()
+                self._close(chunk, refs, writer, counts)
                 if thread is None:
                     writer.process(chunk)
                 else:
@@ -760,10 +767,15 @@ class Importer:
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's foreign keys are INITIALLY DEFERRED
         return dict(counts)
 
-    @staticmethod
-    def _count(chunk: Chunk, counts: dict[str, int]) -> None:
+    def _close(self, chunk: Chunk, refs: References, writer: Writer, counts: dict[str, int]) -> None:
+        """Make a chunk ready for the writer: its references to look up, and what can be prepared here."""
+        chunk.pending = refs.take_pending()
         for name, items in chunk.items.items():
             counts[name] += len(items)
+            if chunk.write and name not in writer.existing:
+                ready = self.by_name[name].copy_in_now(items, writer.memo)
+                if ready is not None:
+                    chunk.ready[name] = ready
 
     def _check(self, position: int, raw: Any, refs: References) -> tuple[str, Any] | RecordError:
         """The record's kind name and chunk item, or what is wrong with it."""

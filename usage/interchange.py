@@ -468,10 +468,17 @@ class UsageEventKind(EntityKind):
         return ids
 
     def copy_in(self, cursor, items: list[Any], memo: dict) -> tuple[str, bytes]:
-        devices = self._device_fields(cursor, items, memo)
+        self._device_fields(cursor, items, memo)
+        return self.copy_in_now(items, memo)
+
+    def copy_in_now(self, items: list[Any], memo: dict) -> tuple[str, bytes] | None:
+        devices = memo.get("device_fields", {})  # filled by the writer thread, read here
         items.sort(key=itemgetter(0))  # by the row bytes: (organization, start_time) order, for index locality
         count = _COUNT_AND_LINE.pack(8, 0, 0)[:2]
-        rows = b"".join([count + fields + devices[key] for fields, _, key in items])
+        try:
+            rows = b"".join([count + fields + devices[key] for fields, _, key in items])
+        except KeyError:
+            return None  # a device written with this chunk: the writer looks it up
         return f"COPY {EVENT} ({_COPY_COLUMNS}) FROM STDIN (FORMAT binary)", _COPY_HEADER + rows + _COPY_TRAILER
 
     def staging_text(self, cursor, items: list[Any], memo: dict) -> bytes:
