@@ -20,7 +20,7 @@ Import, for one file or one request, in one transaction:
 
 The bulk of a large import is sessions, so two shortcuts serve them (``UsageEventKind``): a
 session in the plain shape whose references are already known good skips the general checks
-(``RecordKind.fast_item``), and new sessions are copied straight into their table, sorted for index
+(``RecordKind.shortcut``), and new sessions are copied straight into their table, sorted for index
 locality, without staging (``RecordKind.copy_in``; a chunk holding a stored key falls back to the
 staging table and the upsert).
 
@@ -37,6 +37,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 import orjson
@@ -293,8 +294,9 @@ class RecordKind:
         """What a chunk keeps of a checked record until it is written: by default its staging line."""
         return f"{position}\t" + "\t".join(row)
 
-    def fast_item(self, record: dict[str, Any], position: int, refs: References, allowed: frozenset | None) -> Any:
-        """The chunk item of a record in the common, plainly valid shape, or None to run the general checks.
+    def shortcut(self, refs: References, allowed: frozenset | None) -> Callable[[dict[str, Any], int], Any] | None:
+        """For one import: a function giving the chunk item of a record (and its line number) in the common,
+        plainly valid shape, or None to run the general checks; None: no shortcut.
 
         A shortcut for a kind imported by the million: it must accept only records the general
         checks accept with the same item, and leave everything else (errors included) to them.
@@ -452,6 +454,7 @@ class WriteScope:
 
 
 UNRESTRICTED = WriteScope()
+NO_SHORTCUTS: Mapping[str, Callable] = MappingProxyType({})
 _ABSENT = object()  # not looked up yet
 _MISSING = object()  # looked up: not stored
 _BROKEN = object()  # defined by a record that failed its checks (already reported)
@@ -721,6 +724,11 @@ class Importer:
             # chunk is being checked) rather than all at commit time, after every other step.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
             refs = References()
+            shortcuts = {
+                kind.name: shortcut
+                for kind in self.registry
+                if (shortcut := kind.shortcut(refs, self.allowed[kind.name])) is not None
+            }
             writer = Writer(cursor.cursor, refs, self.scope)
             thread: ThreadedWriter | None = None  # started by the first full chunk; small inputs need none
             chunk = Chunk()
@@ -729,7 +737,7 @@ class Importer:
             check, chunk_rows, pending = self._check, min(self.chunk_rows, FIRST_CHUNK_ROWS), refs.pending
             try:
                 for position, raw in records:  # the hot loop of a bulk import: kept lean
-                    outcome = check(position, raw, refs)
+                    outcome = check(position, raw, refs, shortcuts)
                     if type(outcome) is RecordError:
                         errors.append(outcome)
                         chunk.write = False
@@ -777,8 +785,10 @@ class Importer:
                 if ready is not None:
                     chunk.ready[name] = ready
 
-    def _check(self, position: int, raw: Any, refs: References) -> tuple[str, Any] | RecordError:
-        """The record's kind name and chunk item, or what is wrong with it."""
+    def _check(
+        self, position: int, raw: Any, refs: References, shortcuts: Mapping[str, Callable] = NO_SHORTCUTS
+    ) -> tuple[str, Any] | RecordError:
+        """The record's kind name and chunk item, or what is wrong with it (``shortcuts``: see RecordKind.shortcut)."""
         record = raw
         if isinstance(raw, (bytes, str)):  # a tuple: faster than a union
             try:
@@ -794,8 +804,8 @@ class Importer:
             if "kind" not in record:
                 return RecordError(position, "", f"missing field 'kind' (one of {known})")
             return RecordError(position, "", f"unknown kind {show(record['kind'])} (known kinds: {known})")
-        item = kind.fast_item(record, position, refs, self.allowed[name])
-        if item is not None:
+        shortcut = shortcuts.get(name)
+        if shortcut is not None and (item := shortcut(record, position)) is not None:
             return name, item
         try:
             values = kind.parse(record)

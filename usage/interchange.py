@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import struct
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from typing import Any
@@ -410,44 +410,93 @@ class UsageEventKind(EntityKind):
     def item(self, position: int, row: tuple[bytes, tuple[str, str]]) -> tuple[bytes, int, tuple[str, str]]:
         return row[0], position, row[1]
 
-    def fast_item(
-        self, record: dict[str, Any], position: int, refs: References, allowed: frozenset | None
-    ) -> tuple[bytes, int, tuple[str, str]] | None:
-        """The item of a session with all nine fields, on a device seen earlier in the input, whose
-        references are already known good: the general checks would accept it with the same item.
+    def shortcut(self, refs: References, allowed: frozenset | None) -> Callable[[dict[str, Any], int], Any]:
+        """Checks a session with all nine fields, on a device seen earlier in the input, whose references
+        are already known good: the general checks would accept it with the same item.
 
         Its ids need no pattern check but the session's own: the organization, user and team are
         compared with the owners of known entities (keys and owners are checked, lowercase UUIDs).
+        What is found good is remembered for the import, so that a session costs about one
+        dictionary lookup per reference.
         """
-        if len(record) != 9:
-            return None
-        defined, stored = refs.defined, refs.stored
-        try:
-            ident, organization = record["id"], record["organization"]
-            user, team, automated = record["user"], record["team"], record["automated"]
-            start_text, end_text = record["start_time"], record["end_time"]
-            address = refs.memo.get(record["device"])  # only addresses that passed the checks are remembered
-            if address is None or (allowed is not None and organization not in allowed):
+        memo, defined, stored = refs.memo, refs.defined, refs.stored
+        uuids = memo.setdefault(_uuid_bytes, {})
+        # Entities found defined earlier in the input, as (owner, key or bytes): such an owner never
+        # changes (References.define refuses another). One found stored is looked up each time, as
+        # a later record may define it for another owner (an error, which the general checks report).
+        devices: dict[str, tuple[str, tuple[str, str], bytes]] = {}  # by address, with the owner's bytes
+        users: dict[str, tuple[str, bytes]] = {}
+        teams: dict[str, tuple[str, bytes]] = {}
+        fromisoformat, fromhex, pack, matches = datetime.fromisoformat, bytes.fromhex, _BOTH.pack, _LOWER_UUID.fullmatch
+
+        def owner(kind: str, key: Hashable) -> tuple[str | None, bool]:
+            """(owner as References.require finds it, or None when that is not a plain owner; whether defined)."""
+            found = defined[kind].get(key)
+            if found is not None:
+                return (found if type(found) is str else None), True
+            found = stored[kind].get(key)
+            return (found if type(found) is str else None), False
+
+        def learn_device(text: str) -> tuple[str, tuple[str, str], bytes] | None:
+            address = memo.get(text)  # only addresses that passed the checks are remembered
+            if address is None:
                 return None
-            # As References.owned (inlined: this runs once per session).
-            device = address[0]
-            if (defined["device"].get(device) or stored["device"].get(device)) != organization:
+            found, remember = owner("device", address[0])
+            if found is None:
                 return None
-            if user is not None and (defined["user"].get(user) or stored["user"].get(user)) != organization:
+            known = found, address[0], uuids.get(found) or _uuid_bytes(found, uuids)
+            if remember:
+                devices[text] = known
+            return known
+
+        def learn(kind: str, cache: dict, key: str) -> tuple[str, bytes] | None:
+            found, remember = owner(kind, key)
+            if found is None:
                 return None
-            if team is not None and (defined["team"].get(team) or stored["team"].get(team)) != organization:
+            known = found, uuids.get(key) or _uuid_bytes(key, uuids)
+            if remember:
+                cache[key] = known
+            return known
+
+        def check(record: dict[str, Any], position: int) -> tuple[bytes, int, tuple[str, str]] | None:
+            if len(record) != 9:
                 return None
-            if (automated is not True and automated is not False) or not _LOWER_UUID.fullmatch(ident):
+            try:
+                organization, user, team = record["organization"], record["user"], record["team"]
+                device = devices.get(record["device"]) or learn_device(record["device"])
+                if device is None or device[0] != organization:
+                    return None
+                if allowed is not None and organization not in allowed:
+                    return None
+                ident, automated = record["id"], record["automated"]
+                if (automated is not True and automated is not False) or not matches(ident):
+                    return None
+                start, end = fromisoformat(record["start_time"]), fromisoformat(record["end_time"])
+                if start.tzinfo is None or end.tzinfo is None or end < start:
+                    return None
+                if user is not None and team is not None:
+                    user_known = users.get(user) or learn("user", users, user)
+                    team_known = teams.get(team) or learn("team", teams, team)
+                    if user_known is None or user_known[0] != organization:
+                        return None
+                    if team_known is None or team_known[0] != organization:
+                        return None
+                    fields = pack(
+                        16, device[2],
+                        8, (start - _PG_EPOCH) // _MICROSECOND, 8, (end - _PG_EPOCH) // _MICROSECOND,
+                        16, fromhex(ident.replace("-", "")), 16, user_known[1], 16, team_known[1], 1, automated,
+                    )  # fmt: skip
+                    return fields, position, device[1]
+                for kind, cache, key in (("user", users, user), ("team", teams, team)):
+                    if key is not None:
+                        known = cache.get(key) or learn(kind, cache, key)
+                        if known is None or known[0] != organization:
+                            return None
+            except (KeyError, TypeError, ValueError):
                 return None
-            start, end = datetime.fromisoformat(start_text), datetime.fromisoformat(end_text)
-            if start.tzinfo is None or end.tzinfo is None or end < start:
-                return None
-        except (KeyError, TypeError, ValueError):
-            return None
-        cache = refs.memo.get(_uuid_bytes)  # keyed by the function: no address can be equal to it
-        if cache is None:
-            cache = refs.memo[_uuid_bytes] = {}
-        return _binary_fields(organization, start, end, ident, user, team, automated, cache), position, device
+            return _binary_fields(organization, start, end, ident, user, team, automated, uuids), position, device[1]
+
+        return check
 
     def _device_fields(self, cursor, items: list[tuple[bytes, int, tuple[str, str]]], memo: dict) -> dict:
         """Device keys to binary COPY fields of their ids, looked up once per import (the chunk's devices are

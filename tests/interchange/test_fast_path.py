@@ -1,4 +1,4 @@
-"""The session shortcut of the importer (UsageEventKind.fast_item) and the direct COPY of new sessions.
+"""The session shortcut of the importer (UsageEventKind.shortcut) and the direct COPY of new sessions.
 
 The shortcut must accept only sessions the general checks accept, with the same chunk item; anything
 else is left to the general checks, which name the problem. The writer copies new sessions straight
@@ -7,10 +7,8 @@ into the table, sorted, with their device ids looked up: what is stored must be 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
-from unittest import mock
 
 import orjson
 import pytest
@@ -65,19 +63,16 @@ def checked_state() -> References:
     return refs
 
 
-@contextmanager
-def general_checks_only():
-    with mock.patch.object(SESSION, "fast_item", return_value=None):
-        yield
-
-
 def both_ways(record: dict[str, Any], scope: WriteScope = UNRESTRICTED) -> tuple[Any, Any, References]:
-    """(shortcut item or None, outcome of the general checks, their References)."""
+    """(shortcut item or None, outcome of the general checks, their References). The shortcut has first
+    taken a plain session of each organization, so that what it remembers is used too."""
     importer = Importer(scope=scope)
-    fast = SESSION.fast_item(record, 99, checked_state(), importer.allowed["usage_event"])
+    shortcut = SESSION.shortcut(checked_state(), importer.allowed["usage_event"])
+    shortcut(session(), 1)
+    shortcut(session(organization=ORG2, device="tab-2@h1.acme.test", user=USER2, team=TEAM2), 2)
+    fast = shortcut(record, 99)
     refs = checked_state()
-    with general_checks_only():
-        outcome = importer._check(99, record, refs)
+    outcome = importer._check(99, record, refs)  # no shortcuts: the general checks
     return fast, outcome, refs
 
 
@@ -203,3 +198,16 @@ def test_times_are_stored_as_the_checks_read_them(write_file):
     import_files(write_file(records))
     event = UsageEvent.objects.get(pk=EVENT)
     assert event.start_time == event.end_time == datetime(2026, 8, 1, 8, 0, 0, 999999, tzinfo=UTC)
+
+
+def test_an_entity_found_stored_is_checked_again_each_time():
+    # A stored user may be defined by a later record for another organization (refused when written,
+    # with an error for each session that refers to it under the old one): nothing stale is used.
+    refs = checked_state()
+    shortcut = SESSION.shortcut(refs, None)
+    assert shortcut(session(user=STORED_USER), 1) is not None
+    refs.define("user", STORED_USER, ORG2, "organization")
+    assert shortcut(session(user=STORED_USER), 2) is None
+    assert Importer()._check(2, session(user=STORED_USER), refs).message == (
+        f"user {STORED_USER} belongs to another organization"
+    )
