@@ -4,6 +4,10 @@ Generates a JSON Lines file of N sessions (with their organizations, teams, user
 devices) in a temporary directory, imports it into a throwaway database (created, migrated and
 dropped; --keep imports into the configured database instead) and prints sessions per second.
 The import commits, so the figure includes the deferred foreign-key checks a commit pays.
+
+Other jobs on the machine change the figure, so it also prints the load average and the CPU
+seconds of this process (checking, in Python) and of its PostgreSQL backend (writing; when the
+server runs on this machine): those two are what the import itself costs.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import uuid
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 from django.core.management.base import BaseCommand, CommandParser
@@ -94,6 +99,26 @@ def generate(path: Path, *, sessions: int, seed: int = 1) -> None:
             out.write(dumps(record) + b"\n")
 
 
+def backend_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds used so far by a local PostgreSQL backend (None when it is not local: no /proc entry)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+class Measured(NamedTuple):
+    counts: dict[str, int]
+    seconds: float
+    python_cpu: float
+    backend_cpu: float | None  # None: the server is not on this machine
+
+
+def load_average() -> str:
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 @contextmanager
 def throwaway_database():
     """Point the default connection at a new migrated database, dropped afterwards (Django's test-database tools)."""
@@ -125,12 +150,33 @@ class Command(BaseCommand):
                 f"Generated {sessions} sessions ({megabytes:.1f} MB) in {time.perf_counter() - started:.1f} s."
             )
             with nullcontext() if keep else throwaway_database():
-                started = time.perf_counter()
-                with path.open("rb") as stream:
-                    counts = Importer().run(read_lines(stream))  # commits, so the deferred FK checks are paid
-                seconds = time.perf_counter() - started
-        imported = counts.get("usage_event", 0)
+                load_before = load_average()
+                measured = self.timed_import(path)
+        imported, seconds = measured.counts.get("usage_event", 0), measured.seconds
         where = "kept in the database" if keep else "in a throwaway database, committed"
         self.stdout.write(
             f"Imported {imported} sessions in {seconds:.1f} s: {imported / seconds:,.0f} sessions/s ({where})."
+        )
+        backend = measured.backend_cpu
+        self.stdout.write(
+            f"CPU: Python {measured.python_cpu:.2f} s, PostgreSQL backend "
+            f"{'unknown (not local)' if backend is None else f'{backend:.2f} s'}; "
+            f"load average before {load_before}, after {load_average()}."
+        )
+
+    def timed_import(self, path: Path) -> Measured:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        backend_before, python_before = backend_cpu_seconds(pid), time.process_time()
+        started = time.perf_counter()
+        with path.open("rb") as stream:
+            counts = Importer().run(read_lines(stream))  # commits, so the deferred FK checks are paid
+        seconds = time.perf_counter() - started
+        backend_after = backend_cpu_seconds(pid)
+        return Measured(
+            counts=counts,
+            seconds=seconds,
+            python_cpu=time.process_time() - python_before,
+            backend_cpu=None if backend_before is None or backend_after is None else backend_after - backend_before,
         )
