@@ -303,7 +303,7 @@ class RecordKind:
         """
         return None
 
-    def staging_text(self, cursor, items: list[Any], memo: dict[Any, Any]) -> str | bytes:
+    def staging_data(self, cursor, items: list[Any], memo: dict[Any, Any]) -> str | bytes:
         """The COPY data of a chunk's items for the staging table: text, or bytes in the binary format
         (``memo``: the writer's per-import cache)."""
         return "\n".join(items) + "\n"
@@ -493,14 +493,6 @@ class References:
         problem = _reference_problem(kind, found, owner)
         raise Invalid(f"{label} {_show_key(key)} {problem}", forbidden=problem.startswith("belongs"))
 
-    def owned(self, kind: str, key: Hashable, owner: str) -> bool:
-        """Whether ``key`` is known good, found as ``require`` would find it, as a ``kind`` of ``owner``:
-        a shortcut (no pending lookup, no error) for kinds whose owner is never None."""
-        found = self.defined[kind].get(key)
-        if found is None:
-            found = self.stored[kind].get(key)
-        return found == owner
-
     def define(self, kind: str, key: Hashable, owner: str | None, scope: str | None) -> None:
         before = self.defined[kind].get(key, _ABSENT)
         if before is not _ABSENT and before != owner:
@@ -594,7 +586,7 @@ class Writer:
                         if self._copy_new(*direct):
                             continue
                         self.existing.add(kind.name)
-                self._stage(kind, kind.staging_text(self.cursor, items, self.memo))
+                self._stage(kind, kind.staging_data(self.cursor, items, self.memo))
                 conflicts = self._write(kind)
                 if conflicts:
                     self.errors += conflicts

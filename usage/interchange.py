@@ -311,12 +311,13 @@ _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # signature, flags, header ex
 _COPY_TRAILER = b"\xff\xff"
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # binary timestamps count microseconds from it
 _MICROSECOND = timedelta(microseconds=1)
-# Fields are (int32 length, value); the row's int16 field count is added by the writer.
+# Fields are (int32 length, value); a row's int16 field count is added when the COPY data is built.
 _BOTH = struct.Struct(">i16siqiqi16si16si16si?")  # organization, start, end, id, user, team, automated
 _HEAD = struct.Struct(">i16siqiqi16s")  # organization, start, end, id
 _UUID_LENGTH, _NULL_FIELD = b"\x00\x00\x00\x10", b"\xff\xff\xff\xff"
 _FLAGS = {True: b"\x00\x00\x00\x01\x01", False: b"\x00\x00\x00\x01\x00"}
-_COUNT_AND_LINE = struct.Struct(">hii")  # staging rows: field count, then the line number field
+_EIGHT_FIELDS = struct.pack(">h", 8)  # a row of the table
+_NINE_FIELDS_AND_LINE = struct.Struct(">hii")  # a staging row: field count, then the line number field
 _DEVICE_FIELD = struct.Struct(">iq")
 
 
@@ -523,17 +524,16 @@ class UsageEventKind(EntityKind):
     def copy_in_now(self, items: list[Any], memo: dict) -> tuple[str, bytes] | None:
         devices = memo.get("device_fields", {})  # filled by the writer thread, read here
         items.sort(key=itemgetter(0))  # by the row bytes: (organization, start_time) order, for index locality
-        count = _COUNT_AND_LINE.pack(8, 0, 0)[:2]
         try:
-            rows = b"".join([count + fields + devices[key] for fields, _, key in items])
+            rows = b"".join([_EIGHT_FIELDS + fields + devices[key] for fields, _, key in items])
         except KeyError:
             return None  # a device written with this chunk: the writer looks it up
         return f"COPY {EVENT} ({_COPY_COLUMNS}) FROM STDIN (FORMAT binary)", _COPY_HEADER + rows + _COPY_TRAILER
 
-    def staging_text(self, cursor, items: list[Any], memo: dict) -> bytes:
+    def staging_data(self, cursor, items: list[Any], memo: dict) -> bytes:
         devices = self._device_fields(cursor, items, memo)
-        line = _COUNT_AND_LINE.pack  # 9 fields: the line number first
-        rows = b"".join([line(9, 4, position) + fields + devices[key] for fields, position, key in items])
+        head = _NINE_FIELDS_AND_LINE.pack
+        rows = b"".join([head(9, 4, position) + fields + devices[key] for fields, position, key in items])
         return _COPY_HEADER + rows + _COPY_TRAILER
 
     def write(self, source: str, *, insert_only: bool = False) -> list[str]:
