@@ -422,41 +422,39 @@ class UsageEventKind(EntityKind):
         """
         memo, defined, stored = refs.memo, refs.defined, refs.stored
         uuids = memo.setdefault(_uuid_bytes, {})
-        # Entities found defined earlier in the input, as (owner, key or bytes): such an owner never
-        # changes (References.define refuses another). One found stored is looked up each time, as
-        # a later record may define it for another owner (an error, which the general checks report).
-        devices: dict[str, tuple[str, tuple[str, str], bytes]] = {}  # by address, with the owner's bytes
-        users: dict[str, tuple[str, bytes]] = {}
-        teams: dict[str, tuple[str, bytes]] = {}
+        defined_devices, defined_users, defined_teams = defined["device"], defined["user"], defined["team"]
+        # Entities found good, as (owner, key or bytes, whether found stored). An owner found defined
+        # earlier in the input never changes (References.define refuses another); one found stored
+        # holds until a later record defines the entity (for another owner: an error, which the
+        # general checks report), so such a one is used only while it is not defined.
+        devices: dict[str, tuple[str, tuple[str, str], bool, bytes]] = {}  # by address, with the owner's bytes
+        users: dict[str, tuple[str, bytes, bool]] = {}
+        teams: dict[str, tuple[str, bytes, bool]] = {}
         fromisoformat, fromhex, pack, matches = datetime.fromisoformat, bytes.fromhex, _BOTH.pack, _LOWER_UUID.fullmatch
 
         def owner(kind: str, key: Hashable) -> tuple[str | None, bool]:
-            """(owner as References.require finds it, or None when that is not a plain owner; whether defined)."""
+            """(owner as References.require finds it, or None when that is not a plain owner; whether stored)."""
             found = defined[kind].get(key)
             if found is not None:
-                return (found if type(found) is str else None), True
+                return (found if type(found) is str else None), False
             found = stored[kind].get(key)
-            return (found if type(found) is str else None), False
+            return (found if type(found) is str else None), True
 
-        def learn_device(text: str) -> tuple[str, tuple[str, str], bytes] | None:
+        def learn_device(text: str) -> tuple[str, tuple[str, str], bool, bytes] | None:
             address = memo.get(text)  # only addresses that passed the checks are remembered
             if address is None:
                 return None
-            found, remember = owner("device", address[0])
+            found, in_stored = owner("device", address[0])
             if found is None:
                 return None
-            known = found, address[0], uuids.get(found) or _uuid_bytes(found, uuids)
-            if remember:
-                devices[text] = known
+            devices[text] = known = found, address[0], in_stored, uuids.get(found) or _uuid_bytes(found, uuids)
             return known
 
-        def learn(kind: str, cache: dict, key: str) -> tuple[str, bytes] | None:
-            found, remember = owner(kind, key)
+        def learn(kind: str, cache: dict, key: str) -> tuple[str, bytes, bool] | None:
+            found, in_stored = owner(kind, key)
             if found is None:
                 return None
-            known = found, uuids.get(key) or _uuid_bytes(key, uuids)
-            if remember:
-                cache[key] = known
+            cache[key] = known = found, uuids.get(key) or _uuid_bytes(key, uuids), in_stored
             return known
 
         def check(record: dict[str, Any], position: int) -> tuple[bytes, int, tuple[str, str]] | None:
@@ -464,7 +462,9 @@ class UsageEventKind(EntityKind):
                 return None
             try:
                 organization, user, team = record["organization"], record["user"], record["team"]
-                device = devices.get(record["device"]) or learn_device(record["device"])
+                device = devices.get(record["device"])
+                if device is None or (device[2] and device[1] in defined_devices):
+                    device = learn_device(record["device"])
                 if device is None or device[0] != organization:
                     return None
                 if allowed is not None and organization not in allowed:
@@ -476,21 +476,27 @@ class UsageEventKind(EntityKind):
                 if start.tzinfo is None or end.tzinfo is None or end < start:
                     return None
                 if user is not None and team is not None:
-                    user_known = users.get(user) or learn("user", users, user)
-                    team_known = teams.get(team) or learn("team", teams, team)
+                    user_known = users.get(user)
+                    if user_known is None or (user_known[2] and user in defined_users):
+                        user_known = learn("user", users, user)
+                    team_known = teams.get(team)
+                    if team_known is None or (team_known[2] and team in defined_teams):
+                        team_known = learn("team", teams, team)
                     if user_known is None or user_known[0] != organization:
                         return None
                     if team_known is None or team_known[0] != organization:
                         return None
                     fields = pack(
-                        16, device[2],
+                        16, device[3],
                         8, (start - _PG_EPOCH) // _MICROSECOND, 8, (end - _PG_EPOCH) // _MICROSECOND,
                         16, fromhex(ident.replace("-", "")), 16, user_known[1], 16, team_known[1], 1, automated,
                     )  # fmt: skip
                     return fields, position, device[1]
                 for kind, cache, key in (("user", users, user), ("team", teams, team)):
                     if key is not None:
-                        known = cache.get(key) or learn(kind, cache, key)
+                        known = cache.get(key)
+                        if known is None or (known[2] and key in defined[kind]):
+                            known = learn(kind, cache, key)
                         if known is None or known[0] != organization:
                             return None
             except (KeyError, TypeError, ValueError):
