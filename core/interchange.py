@@ -722,7 +722,7 @@ class Importer:
                 if (shortcut := kind.shortcut(refs, self.allowed[kind.name])) is not None
             }
             writer = Writer(cursor.cursor, refs, self.scope)
-            thread: ThreadedWriter | None = None  # started by the first full chunk; small inputs need none
+            thread: ThreadedWriter | None = None  # started after the first full chunk; small inputs need none
             chunk = Chunk()
             # A small first chunk starts the writer early, and its entities (devices) are then known
             # when the next chunk is prepared.
@@ -743,12 +743,17 @@ class Importer:
                             continue
                     elif len(pending) < chunk_rows:
                         continue
-                    if thread is None:
-                        thread = ThreadedWriter(writer)
-                        thread.start()
                     self._close(chunk, refs, writer, counts)
                     pending, chunk_rows = refs.pending, self.chunk_rows
-                    thread.submit(chunk)
+                    if thread is None:
+                        # The first chunk holds most entities: many short statements, which a writer
+                        # thread would run slowly beside a busy checking thread (waiting for the GIL at
+                        # each one), so it is written here. Its devices' ids are then known too.
+                        writer.process(chunk)
+                        thread = ThreadedWriter(writer)
+                        thread.start()
+                    else:
+                        thread.submit(chunk)
                     chunk = Chunk(write=not errors and not writer.errors)
                     if len(writer.errors) >= MAX_ERRORS or thread.failure is not None:
                         break
