@@ -724,8 +724,8 @@ class Importer:
             writer = Writer(cursor.cursor, refs, self.scope)
             thread: ThreadedWriter | None = None  # started after the first full chunk; small inputs need none
             chunk = Chunk()
-            # A small first chunk starts the writer early, and its entities (devices) are then known
-            # when the next chunk is prepared.
+            # A small first chunk, then chunks doubling up to chunk_rows: PostgreSQL idles until one is
+            # checked.
             check, chunk_rows, pending = self._check, min(self.chunk_rows, FIRST_CHUNK_ROWS), refs.pending
             try:
                 for position, raw in records:  # the hot loop of a bulk import: kept lean
@@ -744,7 +744,7 @@ class Importer:
                     elif len(pending) < chunk_rows:
                         continue
                     self._close(chunk, refs, writer, counts)
-                    pending, chunk_rows = refs.pending, self.chunk_rows
+                    pending, chunk_rows = refs.pending, min(self.chunk_rows, 2 * chunk_rows)
                     if thread is None:
                         # The first chunk holds most entities: many short statements, which a writer
                         # thread would run slowly beside a busy checking thread (waiting for the GIL at
