@@ -19,6 +19,7 @@ from apps_analytics.models import Application, AppUsageReport, Client, ClientUse
 from core.interchange import (
     EntityKind,
     Invalid,
+    NamedEntityKind,
     RecordKind,
     References,
     copy_text,
@@ -79,28 +80,10 @@ class ClientKind(EntityKind):
         return f"SELECT id::text AS id, name, timezone FROM {CLIENT} ORDER BY id"
 
 
-class DepartmentKind(EntityKind):
+class DepartmentKind(NamedEntityKind):
     name = "department"
     model = Department
     scope, owner_field, owner_column = "client", "client", "client_id"
-    fields = {
-        "id": required(uuid_value),
-        "client": required(uuid_value),
-        "name": required(text(max_length(Department, "name"), blank=False)),
-    }
-    staging = (("id", "uuid"), ("client", "uuid"), ("name", "text"))
-    staging_key = ("id",)
-
-    def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
-        refs.require("client", values["client"], values["client"], "client")
-        return values["id"], values["client"], copy_text(values["name"])
-
-    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
-        columns = {"id": "s.id", "client_id": "s.client", "name": "s.name"}
-        return [upsert(DEPARTMENT, conflict=["id"], columns=columns, source=source, insert_only=insert_only)]
-
-    def export(self) -> str:
-        return f"SELECT id::text AS id, client_id::text AS client, name FROM {DEPARTMENT} ORDER BY id"
 
 
 class ClientUserKind(EntityKind):
@@ -144,28 +127,10 @@ class ClientUserKind(EntityKind):
         )
 
 
-class ApplicationKind(EntityKind):
+class ApplicationKind(NamedEntityKind):
     name = "application"
     model = Application
     scope, owner_field, owner_column = "client", "client", "client_id"
-    fields = {
-        "id": required(uuid_value),
-        "client": required(uuid_value),
-        "name": required(text(max_length(Application, "name"), blank=False)),
-    }
-    staging = (("id", "uuid"), ("client", "uuid"), ("name", "text"))
-    staging_key = ("id",)
-
-    def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
-        refs.require("client", values["client"], values["client"], "client")
-        return values["id"], values["client"], copy_text(values["name"])
-
-    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
-        columns = {"id": "s.id", "client_id": "s.client", "name": "s.name"}
-        return [upsert(APPLICATION, conflict=["id"], columns=columns, source=source, insert_only=insert_only)]
-
-    def export(self) -> str:
-        return f"SELECT id::text AS id, client_id::text AS client, name FROM {APPLICATION} ORDER BY id"
 
 
 class AppUsageReportKind(RecordKind):

@@ -402,6 +402,40 @@ def replace_links(through: type[Model], *, owner: str, other: str, source: str, 
     ]
 
 
+class NamedEntityKind(EntityKind):
+    """An entity that is only an id, its tenant and a name (teams, departments, applications).
+
+    Subclasses name ``model`` and the owner (``owner_field``, ``owner_column``, ``scope``); the
+    fields, staging columns, row, write and export follow from them.
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        owner = cls.owner_field
+        cls.fields = {
+            "id": required(uuid_value),
+            owner: required(uuid_value),
+            "name": required(text(max_length(cls.model, "name"), blank=False)),
+        }
+        cls.staging = (("id", "uuid"), (owner, "uuid"), ("name", "text"))
+        cls.staging_key = ("id",)
+
+    def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
+        owner = values[self.owner_field]
+        refs.require(self.scope, owner, owner, self.owner_field)
+        return values["id"], owner, copy_text(values["name"])
+
+    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
+        columns = {"id": "s.id", self.owner_column: f"s.{self.owner_field}", "name": "s.name"}
+        return [upsert(self.table, conflict=["id"], columns=columns, source=source, insert_only=insert_only)]
+
+    def export(self) -> str:
+        return (
+            f"SELECT id::text AS id, {self.owner_column}::text AS {self.owner_field}, name "
+            f"FROM {self.table} ORDER BY id"
+        )
+
+
 class Registry:
     """The record kinds by name, in dependency order."""
 

@@ -22,6 +22,7 @@ from core.interchange import (
     MAX_ERRORS,
     EntityKind,
     Invalid,
+    NamedEntityKind,
     RecordKind,
     References,
     WriteScope,
@@ -78,28 +79,10 @@ class OrganizationKind(EntityKind):
         return f"SELECT id::text AS id, name FROM {ORGANIZATION} ORDER BY id"
 
 
-class TeamKind(EntityKind):
+class TeamKind(NamedEntityKind):
     name = "team"
     model = Team
     scope, owner_field, owner_column = "organization", "organization", "organization_id"
-    fields = {
-        "id": required(uuid_value),
-        "organization": required(uuid_value),
-        "name": required(text(max_length(Team, "name"), blank=False)),
-    }
-    staging = (("id", "uuid"), ("organization", "uuid"), ("name", "text"))
-    staging_key = ("id",)
-
-    def row(self, values: dict[str, Any], refs: References) -> Sequence[str]:
-        refs.require("organization", values["organization"], values["organization"], "organization")
-        return values["id"], values["organization"], copy_text(values["name"])
-
-    def write(self, source: str, *, insert_only: bool = False) -> list[str]:
-        columns = {"id": "s.id", "organization_id": "s.organization", "name": "s.name"}
-        return [upsert(TEAM, conflict=["id"], columns=columns, source=source, insert_only=insert_only)]
-
-    def export(self) -> str:
-        return f"SELECT id::text AS id, organization_id::text AS organization, name FROM {TEAM} ORDER BY id"
 
 
 class UserKind(EntityKind):
