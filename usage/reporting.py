@@ -111,24 +111,43 @@ DIMENSIONS: dict[str, Dimension] = {
 # Metrics. Aggregation runs in two levels so that PostgreSQL can hash-aggregate (a DISTINCT
 # aggregate forces a sort): first per (bin, group[, counted entity]) into ``secs`` (time),
 # ``starts`` (sessions starting there) and ``started_secs`` (their full durations); then per
-# (bin, group), where a distinct count is a count of first-level rows with time.
+# (bin, group), where a distinct count is a count of first-level rows with time. When the
+# counted entity is itself a group key (devices per device), the first level already has one row
+# per (bin, group) and the metric is read off that row (``row``), skipping the second level.
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Metric:
     aggregate: str  # over the first-level rows ``i``
+    row: str  # the same, when there is one first-level row per (bin, group)
     empty: str  # SQL value of a (bin, group) with no sessions
     per: str | None = None  # the entity a distinct count counts: the first level groups by it too
+    needs_started_secs: bool = False
 
 
 METRICS: dict[str, Metric] = {
-    "total_time": Metric("sum(i.secs)", "0.0"),
-    "session_count": Metric("sum(i.starts)::bigint", "0"),
-    "avg_session_length": Metric("sum(i.started_secs) / NULLIF(sum(i.starts), 0)::float8", "NULL"),
-    "device_count": Metric("count(*) FILTER (WHERE i.secs > 0)", "0", per="device_id"),
-    "user_count": Metric("count(*) FILTER (WHERE i.secs > 0 AND i.user_id IS NOT NULL)", "0", per="user_id"),
-    "team_count": Metric("count(*) FILTER (WHERE i.secs > 0 AND i.team_id IS NOT NULL)", "0", per="team_id"),
+    "total_time": Metric("sum(i.secs)", "i.secs", "0.0"),
+    "session_count": Metric("sum(i.starts)::bigint", "i.starts::bigint", "0"),
+    "avg_session_length": Metric(
+        "sum(i.started_secs) / NULLIF(sum(i.starts), 0)::float8",
+        "i.started_secs / NULLIF(i.starts, 0)::float8",
+        "NULL",
+        needs_started_secs=True,
+    ),
+    "device_count": Metric("count(*) FILTER (WHERE i.secs > 0)", "(i.secs > 0)::int", "0", per="device_id"),
+    "user_count": Metric(
+        "count(*) FILTER (WHERE i.secs > 0 AND i.user_id IS NOT NULL)",
+        "(i.secs > 0 AND i.user_id IS NOT NULL)::int",
+        "0",
+        per="user_id",
+    ),
+    "team_count": Metric(
+        "count(*) FILTER (WHERE i.secs > 0 AND i.team_id IS NOT NULL)",
+        "(i.secs > 0 AND i.team_id IS NOT NULL)::int",
+        "0",
+        per="team_id",
+    ),
 }
 
 # --------------------------------------------------------------------------------------------
@@ -247,51 +266,58 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
     per = {m.per for m in metrics if m.per}
     if len(per) > 1:
         raise ValueError("A report can count distinct devices, users or teams, not several at once.")
-    per_cols = "".join(f", {c}" for c in per)
+    # The counted entity's column: carried through the first level as a group key of its own,
+    # or, when it is a group key already, named after that key (and one level is enough).
+    per_key = next((k for d, k in zip(dims, keys, strict=True) for c in per if d.key == f"e.{c}"), None)
+    per_cols = "" if per_key else "".join(f", {c}" for c in per)
+    per_names = "".join(f", p.{per_key} AS {c}" for c in per) if per_key else per_cols
+    single_level = not per or per_key is not None
+    started_secs = any(m.needs_started_secs for m in metrics)
 
     # Sessions are aggregated before they are cut at bin edges, per (first bin b0, last bin b1,
-    # group): a session inside one bin adds its time to ``head``; one that crosses edges adds its
-    # part before the first edge to ``head``, its part after the last to ``tail``, and fills the
-    # bins between. Only these spans, not the sessions, are then spread over their bins, which
-    # keeps set-returning functions out of the per-session work and lets PostgreSQL aggregate it
-    # in parallel workers. A session ending exactly on an edge gets b1 one bin further, with a
-    # zero-time tail that counts nowhere.
+    # group): a session adds its part before the first edge after its start (all of it, if it
+    # ends first) to ``head``, its part after the last edge before its end to ``tail``, and fills
+    # the bins between. Only these spans, not the sessions, are then spread over their bins, which
+    # keeps set-returning functions out of the per-session work. Nothing is clipped per session:
+    # ``width_bucket`` puts what lies before the range in bin 0 and after it in bin n + 1, which
+    # are not spread over; b0 >= 1 means the session starts inside the range (it counts in
+    # session_count). A session ending exactly on an edge gets b1 one bin further, with a
+    # zero-time tail that counts nowhere. The group keys are the very expressions the aggregates
+    # test, so PostgreSQL computes each edge lookup once per session.
     edge = "(%(edges)s::timestamptz[])"
     spans = f"""
-        SELECT s.b0, greatest(s.b0, s.b1) AS b1{group_keys}{per_cols},
-               sum(CASE WHEN s.b1 <= s.b0 THEN date_part('epoch', s.ce - s.cs)
-                        ELSE date_part('epoch', {edge}[s.b0 + 1] - s.cs) END) AS head,
-               sum(date_part('epoch', s.ce - {edge}[s.b1])) FILTER (WHERE s.b1 > s.b0) AS tail,
-               count(*) AS n,
-               count(*) FILTER (WHERE s.in_range) AS starts,
-               sum(s.duration) FILTER (WHERE s.in_range) AS started_secs
+        SELECT s.b0, s.b1{group_keys}{per_cols},
+               sum(date_part('epoch', least(s.end_time, {edge}[s.b0 + 1]) - s.start_time)) AS head,
+               sum(date_part('epoch', s.end_time - {edge}[s.b1])) FILTER (WHERE s.b1 > s.b0) AS tail,
+               count(*)::int AS n
+               {", sum(date_part('epoch', s.end_time - s.start_time)) AS durations" if started_secs else ""}
         FROM (
-            SELECT e.device_id, e.user_id, e.team_id{key_select},
-                   greatest(e.start_time, %(rs)s) AS cs, least(e.end_time, %(re)s) AS ce,
-                   e.start_time >= %(rs)s AS in_range,
-                   date_part('epoch', e.end_time - e.start_time) AS duration,
-                   width_bucket(greatest(e.start_time, %(rs)s), {edge}) AS b0,
-                   least(width_bucket(least(e.end_time, %(re)s), {edge}), %(n_bins)s) AS b1
+            SELECT e.device_id, e.user_id, e.team_id{key_select}, e.start_time, e.end_time,
+                   width_bucket(e.start_time, {edge}) AS b0, width_bucket(e.end_time, {edge}) AS b1
             FROM usage_usageevent e{device_join}
             WHERE {" AND ".join(where)}
         ) s
         GROUP BY 1, 2{group_keys}{per_cols}"""
     first_level = f"""
-        SELECT p.b{group_keys}{per_cols},
+        SELECT p.b{group_keys}{per_names},
                sum(CASE WHEN p.b = p.b0 THEN p.head
                         WHEN p.b = p.b1 THEN p.tail
                         ELSE p.n * date_part('epoch', {edge}[p.b + 1] - {edge}[p.b]) END) AS secs,
-               sum(p.starts) FILTER (WHERE p.b = p.b0) AS starts,
-               sum(p.started_secs) FILTER (WHERE p.b = p.b0) AS started_secs
-        FROM (SELECT sp.*, generate_series(sp.b0, sp.b1) AS b FROM spans sp) p
+               sum(p.n) FILTER (WHERE p.b = p.b0) AS starts
+               {", sum(p.durations) FILTER (WHERE p.b = p.b0) AS started_secs" if started_secs else ""}
+        FROM (SELECT sp.*, generate_series(greatest(sp.b0, 1), least(sp.b1, %(n_bins)s)) AS b FROM spans sp) p
         GROUP BY p.b{group_keys}{per_cols}"""
-    aggregates = "".join(f", {m.aggregate} AS m{i}" for i, m in enumerate(metrics))
     # ``active`` decides which (bin, group) rows exist: those with time in them or a session
     # starting there (a zero-length session still counts in session_count).
-    agg = (
-        f"SELECT i.b{group_keys}{aggregates}, sum(i.secs) > 0 OR sum(i.starts) > 0 AS active "
-        f"FROM first_level i GROUP BY i.b{group_keys}"
-    )
+    if single_level:
+        rows = "".join(f", {m.row} AS m{i}" for i, m in enumerate(metrics))
+        agg = f"SELECT i.b{group_keys}{rows}, i.secs > 0 OR i.starts > 0 AS active FROM first_level i"
+    else:
+        aggregates = "".join(f", {m.aggregate} AS m{i}" for i, m in enumerate(metrics))
+        agg = (
+            f"SELECT i.b{group_keys}{aggregates}, sum(i.secs) > 0 OR sum(i.starts) > 0 AS active "
+            f"FROM first_level i GROUP BY i.b{group_keys}"
+        )
 
     metric_out = [f"COALESCE(r.m{i}, {m.empty})" if m.empty != "NULL" else f"r.m{i}" for i, m in enumerate(metrics)]
     metric_cols = "".join(f", a.m{i}" for i in range(len(metrics)))
@@ -321,13 +347,18 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
         extras = [name for name in spec.extras if name in dim.extras]
         if dim.label_source:
             source = dim.label_source.format(extras="".join(f", {dim.extras[n]} AS {n}" for n in extras))
-            label_ctes.append(f"lab{i} AS MATERIALIZED ({source}),")
+            # Rows are sorted by the label's rank, an integer, rather than by the text itself.
+            ranked = f'row_number() OVER (ORDER BY {dim.order.format(a="x")} COLLATE "C", x.id) AS rank'
+            label_ctes.append(f"lab{i} AS MATERIALIZED (SELECT x.*, {ranked} FROM ({source}) x),")
             joins.append(f"LEFT JOIN lab{i} ON lab{i}.id = r.{k}")
+            order.append(f"lab{i}.rank NULLS LAST")
+        else:
+            order.append(f'{dim.order.format(**fmt)} COLLATE "C" NULLS LAST')
+        # Byte order ("C"): the same on every server whatever its locale, and faster to sort.
+        order.append(f"r.{k} NULLS LAST")
         for name, expr in dim.labels:
             label_cols.append(f"{expr.format(**fmt)} AS {name}")
         label_cols += [f"lab{i}.{name}" for name in extras]
-        # Byte order ("C"): the same on every server whatever its locale, and faster to sort.
-        order += [f'{dim.order.format(**fmt)} COLLATE "C" NULLS LAST', f"r.{k} NULLS LAST"]
 
     select = ", ".join(["r.rb", *label_cols, *metric_out])
     sql = f"""
