@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from functools import partial
 from itertools import islice
 from operator import itemgetter
 from typing import Any
@@ -51,11 +52,20 @@ def neutralize(value: Any) -> Any:
 _PLAIN = frozenset({int, float})  # written as they are: the bulk of a report's cells
 
 
-def _csv_cells(row: Sequence[Any]) -> list[Any]:
-    return [v if type(v) in _PLAIN else neutralize(v) for v in row]
+def _csv_cells(row: Sequence[Any], checked: Sequence[int] | None) -> list[Any]:
+    if checked is None:
+        return [v if type(v) in _PLAIN else neutralize(v) for v in row]
+    cells = list(row)
+    for i in checked:
+        if type(cells[i]) not in _PLAIN:
+            cells[i] = neutralize(cells[i])
+    return cells
 
 
-def csv_stream(rows: Iterable[Sequence[Any]], *, header: Sequence[str]) -> Iterator[str]:
+def csv_stream(rows: Iterable[Sequence[Any]], *, header: Sequence[str], trusted: Collection[str] = ()) -> Iterator[str]:
+    """CSV of ``rows`` under ``header``. Cells of ``trusted`` columns (numbers, or text the service
+    formats itself, like bin times) are written as they are; every other cell is neutralized."""
+    checked = [i for i, name in enumerate(header) if name not in trusted] if trusted else None
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     # csv quotes a cell only for the characters of its line terminator, so a bare "\r" stayed
@@ -65,7 +75,7 @@ def csv_stream(rows: Iterable[Sequence[Any]], *, header: Sequence[str]) -> Itera
     writer.writerow(header)
     yield buffer.getvalue()
     iterator = iter(rows)
-    while chunk := [_csv_cells(row) for row in islice(iterator, CHUNK_ROWS)]:
+    while chunk := [_csv_cells(row, checked) for row in islice(iterator, CHUNK_ROWS)]:
         buffer.seek(0)
         buffer.truncate()
         writer.writerows(chunk)
@@ -84,17 +94,22 @@ def csv_stream(rows: Iterable[Sequence[Any]], *, header: Sequence[str]) -> Itera
 
 
 def report_response(
-    rows: Iterable[dict[str, Any]],
+    rows: Iterable[dict[str, Any]] | Iterable[Sequence[Any]],
     *,
     fields: Sequence[str],
     fmt: str,
     filename: str,
     tail: dict[str, Any] | None = None,
+    tuples: bool = False,
+    trusted: Collection[str] = (),
 ) -> StreamingHttpResponse:
-    """A streamed JSON or CSV response of report rows (dicts with ``fields`` in order)."""
+    """A streamed JSON or CSV response of report rows: dicts with ``fields`` in order, or with
+    ``tuples`` the values of ``fields`` in order. ``trusted`` as for ``csv_stream``."""
     if fmt == "csv":
-        values = map(itemgetter(*fields), rows)
-        response = StreamingHttpResponse(csv_stream(values, header=fields), content_type="text/csv; charset=utf-8")
+        values = rows if tuples else map(itemgetter(*fields), rows)
+        stream = csv_stream(values, header=fields, trusted=trusted)
+        response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
         return response
-    return StreamingHttpResponse(json_stream(rows, tail=tail), content_type="application/json")
+    objects = map(dict, map(partial(zip, fields), rows)) if tuples else rows
+    return StreamingHttpResponse(json_stream(objects, tail=tail), content_type="application/json")
