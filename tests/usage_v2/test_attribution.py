@@ -157,3 +157,35 @@ def test_a_zero_length_session_is_counted_in_every_grouping(api, org):
         200,
         {"report": [day_row(1, 0.0, 0, 1, team_id=None, team_name=None)]},
     )
+
+
+def test_a_session_around_the_whole_range_fills_every_bin_and_is_not_counted(api, org):
+    device = make_device(org, "d1@h1.acme.test")
+    session(device, utc("2023-12-31 12:00"), utc("2024-01-04 12:00"))
+    address = {"device_address": "d1@h1.acme.test"}
+    assert get(api, "/v2/usage/device", days("2024-01-01", "2024-01-02")) == (
+        200,
+        {"report": [day_row(1, 86400.0, 1, 0, **address), day_row(2, 86400.0, 1, 0, **address)]},
+    )
+
+
+def test_sessions_ending_exactly_on_the_range_edges(api, org):
+    device = make_device(org, "d1@h1.acme.test")
+    session(device, utc("2023-12-31 23:00"), utc("2024-01-01 00:00"))  # ends where the range starts: nothing
+    session(device, utc("2024-01-02 23:00"), utc("2024-01-03 00:00"))  # ends where the range ends: all of it
+    params = days("2024-01-01", "2024-01-02")
+    assert get(api, "/v2/usage", params) == (200, {"report": [day_row(1, 0.0, 0, 0), day_row(2, 3600.0, 1, 1)]})
+    assert get(api, "/v2/usage/device", params) == (
+        200,
+        {"report": [day_row(2, 3600.0, 1, 1, device_address="d1@h1.acme.test")]},
+    )
+
+
+def test_fractions_of_a_second_on_both_sides_of_an_edge(api, org):
+    device = make_device(org, "d1@h1.acme.test")
+    session(device, utc("2024-01-01 23:59:59.250"), utc("2024-01-02 00:00:00.500"))
+    session(device, utc("2024-01-01 10:00:00.125"), utc("2024-01-01 10:00:01"))
+    assert get(api, "/v2/usage", days("2024-01-01", "2024-01-02")) == (
+        200,
+        {"report": [day_row(1, 0.875 + 0.75, 1, 2), day_row(2, 0.5, 1, 0)]},
+    )
