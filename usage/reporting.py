@@ -113,41 +113,38 @@ DIMENSIONS: dict[str, Dimension] = {
 # ``starts`` (sessions starting there) and ``started_secs`` (their full durations); then per
 # (bin, group), where a distinct count is a count of first-level rows with time. When the
 # counted entity is itself a group key (devices per device), the first level already has one row
-# per (bin, group) and the metric is read off that row (``row``), skipping the second level.
+# per (bin, group) and the metric is read off that row, skipping the second level.
 # --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Metric:
-    aggregate: str  # over the first-level rows ``i``
-    row: str  # the same, when there is one first-level row per (bin, group)
+    """``value`` is written over the first-level rows ``i`` with ``{sum}`` where it sums them: the
+    second level fills in ``sum``; with one first-level row per (bin, group) it stays empty and the
+    value is read off that row."""
+
+    value: str
     empty: str  # SQL value of a (bin, group) with no sessions
     per: str | None = None  # the entity a distinct count counts: the first level groups by it too
     needs_started_secs: bool = False
 
+    def aggregate(self) -> str:
+        return self.value.format(sum="sum")
+
+    def row(self) -> str:
+        return self.value.format(sum="")
+
 
 METRICS: dict[str, Metric] = {
-    "total_time": Metric("sum(i.secs)", "i.secs", "0.0"),
-    "session_count": Metric("sum(i.starts)::bigint", "i.starts::bigint", "0"),
+    "total_time": Metric("{sum}(i.secs)", "0.0"),
+    "session_count": Metric("{sum}(i.starts)::bigint", "0"),
     "avg_session_length": Metric(
-        "sum(i.started_secs) / NULLIF(sum(i.starts), 0)::float8",
-        "i.started_secs / NULLIF(i.starts, 0)::float8",
-        "NULL",
-        needs_started_secs=True,
+        "{sum}(i.started_secs) / NULLIF({sum}(i.starts), 0)::float8", "NULL", needs_started_secs=True
     ),
-    "device_count": Metric("count(*) FILTER (WHERE i.secs > 0)", "(i.secs > 0)::int", "0", per="device_id"),
-    "user_count": Metric(
-        "count(*) FILTER (WHERE i.secs > 0 AND i.user_id IS NOT NULL)",
-        "(i.secs > 0 AND i.user_id IS NOT NULL)::int",
-        "0",
-        per="user_id",
-    ),
-    "team_count": Metric(
-        "count(*) FILTER (WHERE i.secs > 0 AND i.team_id IS NOT NULL)",
-        "(i.secs > 0 AND i.team_id IS NOT NULL)::int",
-        "0",
-        per="team_id",
-    ),
+    # A distinct count: the first-level rows (one per counted entity) with time.
+    "device_count": Metric("{sum}((i.secs > 0)::int)::bigint", "0", per="device_id"),
+    "user_count": Metric("{sum}((i.secs > 0 AND i.user_id IS NOT NULL)::int)::bigint", "0", per="user_id"),
+    "team_count": Metric("{sum}((i.secs > 0 AND i.team_id IS NOT NULL)::int)::bigint", "0", per="team_id"),
 }
 
 # --------------------------------------------------------------------------------------------
@@ -315,10 +312,10 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
     # ``active`` decides which (bin, group) rows exist: those with time in them or a session
     # starting there (a zero-length session still counts in session_count).
     if single_level:
-        rows = "".join(f", {m.row} AS m{i}" for i, m in enumerate(metrics))
+        rows = "".join(f", {m.row()} AS m{i}" for i, m in enumerate(metrics))
         agg = f"SELECT i.b{group_keys}{rows}, i.secs > 0 OR i.starts > 0 AS active FROM first_level i"
     else:
-        aggregates = "".join(f", {m.aggregate} AS m{i}" for i, m in enumerate(metrics))
+        aggregates = "".join(f", {m.aggregate()} AS m{i}" for i, m in enumerate(metrics))
         agg = (
             f"SELECT i.b{group_keys}{aggregates}, sum(i.secs) > 0 OR sum(i.starts) > 0 AS active "
             f"FROM first_level i GROUP BY i.b{group_keys}"

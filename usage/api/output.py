@@ -52,9 +52,7 @@ def neutralize(value: Any) -> Any:
 _PLAIN = frozenset({int, float})  # written as they are: the bulk of a report's cells
 
 
-def _csv_cells(row: Sequence[Any], checked: Sequence[int] | None) -> list[Any]:
-    if checked is None:
-        return [v if type(v) in _PLAIN else neutralize(v) for v in row]
+def _csv_cells(row: Sequence[Any], checked: Sequence[int]) -> list[Any]:
     cells = list(row)
     for i in checked:
         if type(cells[i]) not in _PLAIN:
@@ -65,7 +63,7 @@ def _csv_cells(row: Sequence[Any], checked: Sequence[int] | None) -> list[Any]:
 def csv_stream(rows: Iterable[Sequence[Any]], *, header: Sequence[str], trusted: Collection[str] = ()) -> Iterator[str]:
     """CSV of ``rows`` under ``header``. Cells of ``trusted`` columns (numbers, or text the service
     formats itself, like bin times) are written as they are; every other cell is neutralized."""
-    checked = [i for i, name in enumerate(header) if name not in trusted] if trusted else None
+    checked = [i for i, name in enumerate(header) if name not in trusted]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     # csv quotes a cell only for the characters of its line terminator, so a bare "\r" stayed
