@@ -1,4 +1,4 @@
-"""Root URLs: the API versions, the OpenAPI schema with Swagger UI, and the admin."""
+"""Root URLs: the API versions, the OpenAPI schema with Swagger UI, the admin, and the staff portal at /."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("usage.api.urls")),
     path("", include("apps_analytics.api.urls")),
     path("", include("core.urls")),
+    path("", include("portal.urls")),
 ]
