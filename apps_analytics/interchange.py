@@ -76,8 +76,8 @@ class ClientKind(EntityKind):
         columns = {"id": "s.id", "name": "s.name", "timezone": "s.timezone"}
         return [upsert(CLIENT, conflict=["id"], columns=columns, source=source, insert_only=insert_only)]
 
-    def export(self) -> str:
-        return f"SELECT id::text AS id, name, timezone FROM {CLIENT} ORDER BY id"
+    def export(self, where: str = "TRUE") -> str:
+        return f"SELECT id::text AS id, name, timezone FROM {CLIENT} WHERE {where} ORDER BY id"
 
 
 class DepartmentKind(NamedEntityKind):
@@ -117,13 +117,15 @@ class ClientUserKind(EntityKind):
         )
         return [upsert(CLIENT_USER, conflict=["id"], columns=columns, source=source, insert_only=insert_only), *links]
 
-    def export(self) -> str:
+    export_tenant = "u.client_id"
+
+    def export(self, where: str = "TRUE") -> str:
         through = USER_DEPARTMENTS.remote_field.through._meta.db_table
         owner, other = USER_DEPARTMENTS.m2m_column_name(), USER_DEPARTMENTS.m2m_reverse_name()
         return (
             f"SELECT u.id::text AS id, u.client_id::text AS client, u.email, "
             f"ARRAY(SELECT m.{other}::text FROM {through} m WHERE m.{owner} = u.id ORDER BY m.{other}) AS departments "
-            f"FROM {CLIENT_USER} u ORDER BY u.id"
+            f"FROM {CLIENT_USER} u WHERE {where} ORDER BY u.id"
         )
 
 
@@ -182,11 +184,13 @@ class AppUsageReportKind(RecordKind):
         conflict = ["application_id", "user_id", "activity_date"]
         return [upsert(REPORT, conflict=conflict, columns=columns, source=source, insert_only=insert_only)]
 
-    def export(self) -> str:
+    export_tenant, export_time = "client_id", "activity_date"
+
+    def export(self, where: str = "TRUE") -> str:
         return (
             f"SELECT client_id::text AS client, application_id::text AS application, user_id::text AS user, "
             f"activity_date, total_active_ms, total_session_count FROM {REPORT} "
-            f"ORDER BY application_id, user_id, activity_date"
+            f"WHERE {where} ORDER BY application_id, user_id, activity_date"
         )
 
 

@@ -36,7 +36,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -331,8 +331,17 @@ class RecordKind:
         """SQL (and params) selecting ``line, message`` of staged rows that would overwrite another tenant's row."""
         return None
 
-    def export(self) -> str:
-        """SQL selecting every stored row as the record's fields, in order (uuids as text)."""
+    # What an export can be narrowed by (see ExportSelection): SQL expressions, in the export query, of
+    # a row's tenant id (a tenant of ``scope``) and of its time (sessions, reports); None: not narrowed.
+    export_tenant: ClassVar[str | None] = None
+    export_time: ClassVar[str | None] = None
+
+    def export_tenant_condition(self) -> str:
+        """SQL true for the rows of the selected tenants (``%(tenants)s``, a uuid array)."""
+        return f"{self.export_tenant} = ANY(%(tenants)s::uuid[])"
+
+    def export(self, where: str = "TRUE") -> str:
+        """SQL selecting the stored rows for which ``where`` holds as the record's fields, in order (uuids as text)."""
         raise NotImplementedError
 
 
@@ -341,6 +350,11 @@ class EntityKind(RecordKind):
 
     model: ClassVar[type[Model]]
     owner_column: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "export_tenant" not in cls.__dict__ and hasattr(cls, "owner_column"):
+            cls.export_tenant = cls.owner_column  # exports read the table unaliased unless a kind says otherwise
 
     @property
     def table(self) -> str:
@@ -429,10 +443,10 @@ class NamedEntityKind(EntityKind):
         columns = {"id": "s.id", self.owner_column: f"s.{self.owner_field}", "name": "s.name"}
         return [upsert(self.table, conflict=["id"], columns=columns, source=source, insert_only=insert_only)]
 
-    def export(self) -> str:
+    def export(self, where: str = "TRUE") -> str:
         return (
             f"SELECT id::text AS id, {self.owner_column}::text AS {self.owner_field}, name "
-            f"FROM {self.table} ORDER BY id"
+            f"FROM {self.table} WHERE {where} ORDER BY id"
         )
 
 
@@ -866,11 +880,51 @@ def read_lines(stream: Iterable[bytes | str]) -> Iterator[tuple[int, bytes | str
 # Export.
 
 
-def export_lines() -> Iterator[bytes]:
-    """Every stored row as interchange records, kind by kind in dependency order, streaming."""
+@dataclass(frozen=True)
+class ExportSelection:
+    """What an export holds. Tenants: the organizations' device usage kinds and the clients' app kinds
+    (naming only organizations leaves the app kinds out, and the reverse); None: every tenant of both.
+    ``since``/``until`` (inclusive dates, UTC) narrow the sessions by start and the reports by day;
+    entities are exported whole, so that the export stays importable. ``kinds``: only those kinds."""
+
+    organizations: tuple[str, ...] | None = None
+    clients: tuple[str, ...] | None = None
+    since: date | None = None
+    until: date | None = None
+    kinds: frozenset[str] | None = None
+
+    def query(self, kind: RecordKind) -> tuple[str, dict[str, Any]] | None:
+        """The kind's export SQL and parameters, or None when the selection holds none of its rows."""
+        if self.kinds is not None and kind.name not in self.kinds:
+            return None
+        conditions, params = [], {}
+        if self.organizations is not None or self.clients is not None:
+            tenants = {"organization": self.organizations, "client": self.clients}.get(kind.scope or "organization")
+            if not tenants:
+                return None
+            conditions.append(kind.export_tenant_condition())
+            params["tenants"] = list(tenants)
+        if kind.export_time is not None:
+            if self.since is not None:
+                conditions.append(f"{kind.export_time} >= %(since)s")
+                params["since"] = self.since
+            if self.until is not None:
+                conditions.append(f"{kind.export_time} < %(until)s")
+                params["until"] = self.until + timedelta(days=1)
+        return kind.export(" AND ".join(conditions) or "TRUE"), params
+
+
+EVERYTHING = ExportSelection()
+
+
+def export_lines(selection: ExportSelection = EVERYTHING) -> Iterator[bytes]:
+    """The selected stored rows as interchange records, kind by kind in dependency order, streaming."""
     for kind in kinds():
+        query = selection.query(kind)
+        if query is None:
+            continue
         with connection.chunked_cursor() as cursor:
-            cursor.execute(kind.export())
+            cursor.execute(*query)
             names = ("kind", *(column.name for column in cursor.description))
             while rows := cursor.fetchmany(EXPORT_FETCH):
                 for row in rows:

@@ -75,8 +75,8 @@ class OrganizationKind(EntityKind):
             )
         ]
 
-    def export(self) -> str:
-        return f"SELECT id::text AS id, name FROM {ORGANIZATION} ORDER BY id"
+    def export(self, where: str = "TRUE") -> str:
+        return f"SELECT id::text AS id, name FROM {ORGANIZATION} WHERE {where} ORDER BY id"
 
 
 class TeamKind(NamedEntityKind):
@@ -138,13 +138,15 @@ class UserKind(EntityKind):
         )
         return [upsert(USER, conflict=["id"], columns=columns, source=source, insert_only=insert_only), *links]
 
-    def export(self) -> str:
+    export_tenant = "u.organization_id"
+
+    def export(self, where: str = "TRUE") -> str:
         through = USER_TEAMS.remote_field.through._meta.db_table
         owner, other = USER_TEAMS.m2m_column_name(), USER_TEAMS.m2m_reverse_name()
         return (
             f"SELECT u.id::text AS id, u.organization_id::text AS organization, u.email, u.name, u.notes, "
             f"ARRAY(SELECT m.{other}::text FROM {through} m WHERE m.{owner} = u.id ORDER BY m.{other}) AS teams "
-            f"FROM {USER} u ORDER BY u.id"
+            f"FROM {USER} u WHERE {where} ORDER BY u.id"
         )
 
 
@@ -192,8 +194,14 @@ class HostKind(RecordKind):
         columns = {"hostname": "s.hostname", "country": "s.country"}
         return [upsert(HOST, conflict=["hostname"], columns=columns, source=source, insert_only=insert_only)]
 
-    def export(self) -> str:
-        return f"SELECT hostname, country FROM {HOST} ORDER BY hostname"
+    def export_tenant_condition(self) -> str:
+        # Hosts belong to no tenant: an organization's export holds the hosts of its devices.
+        return (
+            f"EXISTS (SELECT 1 FROM {DEVICE} d WHERE d.host_id = h.id AND d.organization_id = ANY(%(tenants)s::uuid[]))"
+        )
+
+    def export(self, where: str = "TRUE") -> str:
+        return f"SELECT h.hostname, h.country FROM {HOST} h WHERE {where} ORDER BY h.hostname"
 
 
 class DeviceKind(RecordKind):
@@ -268,10 +276,12 @@ class DeviceKind(RecordKind):
             upsert(DEVICE, conflict=["device_id", "host_id"], columns=columns, source=joined, insert_only=insert_only)
         ]
 
-    def export(self) -> str:
+    export_tenant = "d.organization_id"
+
+    def export(self, where: str = "TRUE") -> str:
         return (
             f"SELECT d.organization_id::text AS organization, d.device_id, h.hostname, d.model, d.os, d.device_type "
-            f"FROM {DEVICE} d JOIN {HOST} h ON h.id = d.host_id ORDER BY h.hostname, d.device_id"
+            f"FROM {DEVICE} d JOIN {HOST} h ON h.id = d.host_id WHERE {where} ORDER BY h.hostname, d.device_id"
         )
 
 
@@ -538,11 +548,14 @@ class UsageEventKind(EntityKind):
         }
         return [upsert(EVENT, conflict=["id"], columns=columns, source=source, insert_only=insert_only)]
 
-    def export(self) -> str:
+    export_tenant, export_time = "e.organization_id", "e.start_time"
+
+    def export(self, where: str = "TRUE") -> str:
         return (
             f"SELECT e.id::text AS id, e.organization_id::text AS organization, d.device_id || '@' || h.hostname "
             f"AS device, e.user_id::text AS user, e.team_id::text AS team, e.start_time, e.end_time, e.automated "
-            f"FROM {EVENT} e JOIN {DEVICE} d ON d.id = e.device_id JOIN {HOST} h ON h.id = d.host_id ORDER BY e.id"
+            f"FROM {EVENT} e JOIN {DEVICE} d ON d.id = e.device_id JOIN {HOST} h ON h.id = d.host_id "
+            f"WHERE {where} ORDER BY e.id"
         )
 
 
