@@ -409,10 +409,12 @@ def upsert(
 def replace_links(through: type[Model], *, owner: str, other: str, source: str, column: str) -> list[str]:
     """Make a many-to-many table hold exactly the ids listed in ``s.<column>`` for each staged ``s.id``."""
     table = through._meta.db_table
+    # Each returns the owners whose links it changed: a record that changes only its links is an update.
     return [
-        f"DELETE FROM {table} m USING {source} WHERE m.{owner} = s.id AND m.{other} <> ALL(s.{column})",
+        f"DELETE FROM {table} m USING {source} WHERE m.{owner} = s.id AND m.{other} <> ALL(s.{column}) "
+        f"RETURNING m.{owner}",
         f"INSERT INTO {table} ({owner}, {other}) SELECT s.id, linked FROM {source}, unnest(s.{column}) linked "
-        f"ON CONFLICT ({owner}, {other}) DO NOTHING",
+        f"ON CONFLICT ({owner}, {other}) DO NOTHING RETURNING {owner}",
     ]
 
 
@@ -620,6 +622,8 @@ class Writer:
         self.memo: dict[Any, Any] = {}  # per-import cache of the kinds (e.g. device ids)
         # Kinds for which a chunk held stored keys: later chunks (likely a re-import) go straight to the upsert.
         self.existing: set[str] = set()
+        # Rows written per kind: [new, updated] (the records that changed nothing are the rest).
+        self.changed: dict[str, list[int]] = defaultdict(lambda: [0, 0])
 
     def process(self, chunk: Chunk) -> None:
         self.errors += self.refs.resolve(self.cursor, chunk.pending)
@@ -632,6 +636,7 @@ class Writer:
                     direct = chunk.ready.get(kind.name) or kind.copy_in(self.cursor, items, self.memo)
                     if direct is not None:
                         if self._copy_new(*direct):
+                            self.changed[kind.name][0] += len(items)
                             continue
                         self.existing.add(kind.name)
                 self._stage(kind, kind.staging_data(self.cursor, items, self.memo))
@@ -694,11 +699,32 @@ class Writer:
         return []
 
     def _attempt(self, kind: RecordKind, source: str, *, insert_only: bool, retry_on: type | None) -> bool:
-        """Run the kind's write statements in a savepoint; False (rolled back) if they raise ``retry_on``."""
+        """Run the kind's write statements in a savepoint; False (rolled back) if they raise ``retry_on``.
+
+        The first statement writes the kind's rows, the others (if any) its links; the rows are counted
+        as new or updated, a row whose links alone changed as updated.
+        """
+        rows, *links = kind.write(source, insert_only=insert_only)
         self.cursor.execute("SAVEPOINT interchange_write")
         try:
-            for statement in kind.write(source, insert_only=insert_only):
+            if insert_only:
+                self.cursor.execute(rows)
+                new, updated = self.cursor.rowcount, 0
+            elif links:
+                self.cursor.execute(f"WITH w AS ({rows} RETURNING id, xmax = 0) SELECT * FROM w")
+                written = self.cursor.fetchall()
+                inserted = {key for key, is_new in written if is_new}
+                changed = {key for key, is_new in written if not is_new}
+            else:
+                self.cursor.execute(
+                    f"WITH w AS ({rows} RETURNING xmax = 0 AS is_new) "
+                    "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE NOT is_new) FROM w"
+                )
+                new, updated = self.cursor.fetchone()
+            for statement in links:
                 self.cursor.execute(statement)
+                if not insert_only:
+                    changed.update(owner for (owner,) in self.cursor.fetchall())
         except psycopg.Error as exc:
             if retry_on is None or not isinstance(exc, retry_on):
                 raise
@@ -706,6 +732,10 @@ class Writer:
             self.cursor.execute("RELEASE SAVEPOINT interchange_write")
             return False
         self.cursor.execute("RELEASE SAVEPOINT interchange_write")
+        if links and not insert_only:
+            new, updated = len(inserted), len(changed - inserted)
+        self.changed[kind.name][0] += new
+        self.changed[kind.name][1] += updated
         return True
 
     def drop(self) -> None:
@@ -747,10 +777,19 @@ class ThreadedWriter(threading.Thread):
 class Importer:
     """Imports records, all or nothing; ``run`` returns the number of records of each kind."""
 
-    def __init__(self, *, scope: WriteScope = UNRESTRICTED, label: str = "line", chunk_rows: int = CHUNK_ROWS):
+    def __init__(
+        self,
+        *,
+        scope: WriteScope = UNRESTRICTED,
+        label: str = "line",
+        chunk_rows: int = CHUNK_ROWS,
+        progress: Callable[[int, int], None] | None = None,
+    ):
         self.scope = scope
         self.label = label
         self.chunk_rows = chunk_rows
+        self.progress = progress  # called with (records checked, position reached) as each chunk is handed on
+        self.outcome: dict[str, dict[str, int]] = {}  # after run: per kind, records new, updated, unchanged
         self.registry = kinds()
         self.by_name = {kind.name: kind for kind in self.registry}
         self.allowed = {kind.name: scope.allowed(kind.scope) for kind in self.registry}
@@ -792,6 +831,8 @@ class Importer:
                     elif len(pending) < chunk_rows:
                         continue
                     self._close(chunk, refs, writer, counts)
+                    if self.progress is not None:
+                        self.progress(sum(counts.values()) + len(errors), position)
                     pending, chunk_rows = refs.pending, min(self.chunk_rows, 2 * chunk_rows)
                     if thread is None:
                         # The first chunk holds most entities: many short statements, which a writer
@@ -818,6 +859,11 @@ class Importer:
                 raise ImportFailed(sorted(errors)[:MAX_ERRORS], label=self.label, truncated=len(errors) >= MAX_ERRORS)
             writer.drop()
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's foreign keys are INITIALLY DEFERRED
+        self.outcome = {
+            name: {"new": new, "updated": updated, "unchanged": counts[name] - new - updated}
+            for name in counts
+            for new, updated in [writer.changed[name]]
+        }
         return dict(counts)
 
     def _close(self, chunk: Chunk, refs: References, writer: Writer, counts: dict[str, int]) -> None:

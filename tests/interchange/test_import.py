@@ -83,9 +83,10 @@ def as_uuid(text: str):
 
 def test_a_file_of_every_kind_is_stored(write_file):
     output = import_files(path := write_file(dataset()))
-    assert output.startswith(
-        f"{path}: imported 1 organization, 1 team, 1 user, 1 host, 1 device, 2 usage_event, 1 client, "
-        "1 department, 1 client_user, 1 application, 1 app_usage_report in "
+    assert output.startswith(f"{path}: imported 12 records in ")
+    assert output.endswith(
+        " s: organization: 1 new; team: 1 new; user: 1 new; host: 1 new; device: 1 new; usage_event: 2 new; "
+        "client: 1 new; department: 1 new; client_user: 1 new; application: 1 new; app_usage_report: 1 new.\n"
     )
     state = stored_state()
     assert state == {
@@ -199,7 +200,7 @@ def test_records_may_refer_to_stored_entities(write_file):
 def test_standard_input(monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(jsonl(dataset()))))
     output = import_files("-")
-    assert output.startswith("<stdin>: imported 1 organization, ")
+    assert output.startswith("<stdin>: imported 12 records in ")
     assert UsageEvent.objects.count() == 2
 
 
