@@ -59,7 +59,10 @@ const Portal = (() => {
   /** Run the page's loader; the body says when its numbers are drawn (browser tests wait on it). */
   function start(loader) {
     document.body.dataset.state = "loading";
-    loader().then(() => { document.body.dataset.state = "ready"; }, fail);
+    loader().then(() => {
+      document.body.dataset.readyMs = String(Math.round(performance.now())); // since navigation started
+      document.body.dataset.state = "ready";
+    }, fail);
   }
 
   const formats = {};
