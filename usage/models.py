@@ -4,32 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+# The tenancy models live in core (the bottom floor); imported here for the FKs and for existing imports.
+from core.models import Organization, OrganizationMembership
 
-class Organization(models.Model):
-    """A tenant. Every usage row belongs to exactly one; no token reads another's rows."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=200)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class OrganizationMembership(models.Model):
-    """Ties a Django login (and so its API tokens) to the organization its usage routes read."""
-
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="usage_membership")
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="memberships")
-
-    def __str__(self) -> str:
-        return f"{self.user} → {self.organization}"
+__all__ = ["Device", "Host", "Organization", "OrganizationMembership", "Team", "UsageEvent", "User"]
 
 
 class Team(models.Model):

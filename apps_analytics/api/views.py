@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Exists, OuterRef
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -14,23 +13,11 @@ from rest_framework.views import APIView
 
 from apps_analytics import reporting
 from apps_analytics.api import params, schema
-from apps_analytics.models import Application, Client, ClientGrant
-from core.errors import ApiError, NotFound
+from apps_analytics.models import Application, Client
+from core.errors import NotFound
+from core.tenancy import ClientScoped
 
 TAGS = ["App analytics"]
-
-
-def readable_client(*, user: Any, client_id: UUID) -> Client:
-    """The client of the path if the user may read it: 404 when unknown, 403 without a grant (staff read all)."""
-    granted = ClientGrant.objects.filter(client=OuterRef("pk"), user=user)
-    client = Client.objects.annotate(granted=Exists(granted)).filter(pk=client_id).first()
-    if client is None:
-        raise NotFound(f"Client {client_id} does not exist.", {"client_id": str(client_id)})
-    if not (user.is_staff or client.granted):
-        raise ApiError(
-            f"You have no access to client {client_id}.", status_code=403, details={"client_id": str(client_id)}
-        )
-    return client
 
 
 def client_app(*, client: Client, app_id: UUID) -> Application:
@@ -41,15 +28,13 @@ def client_app(*, client: Client, app_id: UUID) -> Application:
     return app
 
 
-class ClientView(APIView):
-    """Resolves the path's client (and app) once the caller is authenticated."""
+class ClientView(ClientScoped, APIView):
+    """The path's client (core.tenancy: 404 unknown, 403 without a grant) and app, once authenticated."""
 
-    client: Client
     app: Application | None = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        self.client = readable_client(user=request.user, client_id=kwargs["client_id"])
         if "app_id" in kwargs:
             self.app = client_app(client=self.client, app_id=kwargs["app_id"])
 
