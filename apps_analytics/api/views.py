@@ -8,13 +8,13 @@ from uuid import UUID
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from apps_analytics import reporting
 from apps_analytics.api import params, schema
 from apps_analytics.models import Application, Client
 from core.errors import NotFound
+from core.pagination import LimitOffsetPagination
 from core.tenancy import ClientScoped
 
 TAGS = ["App analytics"]
@@ -39,18 +39,16 @@ class ClientView(ClientScoped, APIView):
             self.app = client_app(client=self.client, app_id=kwargs["app_id"])
 
 
+class AppPagination(LimitOffsetPagination):
+    """The app lists' pages (their limit/offset are read with their other parameters, in params)."""
+
+    default_limit = params.DEFAULT_LIMIT
+    max_limit = params.MAX_LIMIT
+
+
 def page_links(request: Request, page: reporting.Page, count: int) -> dict[str, Any]:
-    """count, next and previous of limit/offset pagination (DRF's LimitOffsetPagination shape)."""
-    url = request.build_absolute_uri()
-    following = page.offset + page.limit
-    next_url = replace_query_param(url, "offset", following) if following < count else None
-    if page.offset <= 0:
-        previous_url = None
-    elif page.offset <= page.limit:
-        previous_url = remove_query_param(url, "offset")
-    else:
-        previous_url = replace_query_param(url, "offset", page.offset - page.limit)
-    return {"count": count, "next": next_url, "previous": previous_url}
+    """count, next and previous of a page the report fetched itself, by DRF's LimitOffsetPagination."""
+    return AppPagination().links(request, limit=page.limit, offset=page.offset, count=count)
 
 
 DETAIL_EXAMPLE = {
@@ -175,11 +173,11 @@ class AppListView(ClientView):
         responses={200: schema.AppPageSerializer, **schema.ERRORS},
     )
     def get(self, request: Request, client_id: UUID) -> Response:
-        page: reporting.Page = params.AppListParams.parse(request)["page"]
-        apps = Application.objects.filter(client=self.client).order_by("name", "id")
-        rows = apps.values(*APP_FIELDS)[page.offset : page.offset + page.limit]
-        count = apps.count()
-        return Response({**page_links(request, page, count), "results": [app_dict(app) for app in rows]})
+        params.AppListParams.parse(request)  # rejects unknown parameters and bad limit/offset values
+        paginator = AppPagination()
+        apps = Application.objects.filter(client=self.client).order_by("name", "id").values(*APP_FIELDS)
+        rows = paginator.paginate_queryset(apps, request, view=self)
+        return paginator.get_paginated_response([app_dict(app) for app in rows])
 
 
 class AppDetailView(ClientView):
