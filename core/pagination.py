@@ -33,7 +33,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
         if len(values) > 1:
             raise InvalidParameter(f"{name} was given {len(values)} times; give it once.", {name: values})
         text = values[0].strip()
-        bounds = f"at least {low}" + (f" and at most {high}" if high is not None else "")
+        bounds = f"between {low} and {high}" if high is not None else f"of at least {low}"
         number = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
         if number is None or number < low or (high is not None and number > high):
             raise InvalidParameter(f"{name} must be an integer {bounds}, got {values[0]!r}", {name: values[0]})
