@@ -15,8 +15,7 @@ import django_filters
 from django import forms
 from django.db.models import F, Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.drainage import set_override
 from rest_framework.request import Request
 
 from core.errors import InvalidParameter
@@ -39,6 +38,8 @@ class ManyStringsField(forms.MultipleChoiceField):
         for each in value:
             if not each.strip():
                 raise forms.ValidationError("must not be empty", code="blank")
+            if "\x00" in each:
+                raise forms.ValidationError(f"must not contain null characters, got {each!r}", code="null_characters")
 
 
 class ManyUUIDsField(ManyStringsField):
@@ -76,11 +77,21 @@ class DayField(forms.Field):
 # --------------------------------------------------------------------------------------------
 
 
-@extend_schema_field({"type": "array", "items": {"type": "string", "minLength": 1}})
-class ManyValuesFilter(django_filters.Filter):
-    """A repeatable parameter (``?os=android&os=ios``): rows matching any of the values."""
+class DocumentedFilter(django_filters.Filter):
+    """A filter whose OpenAPI schema is ``schema`` with the filter's help text as its description."""
+
+    schema: dict[str, Any] = {"type": "string"}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        set_override(self, "field", {**self.schema, "description": kwargs.get("help_text", "")})
+
+
+class ManyValuesFilter(DocumentedFilter):
+    """A repeatable parameter (``?os=android&os=ios``): rows matching any of the values (case-insensitive)."""
 
     field_class = ManyStringsField
+    schema = {"type": "array", "items": {"type": "string", "minLength": 1}}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("lookup_expr", "iexact")
@@ -98,9 +109,9 @@ class ManyValuesFilter(django_filters.Filter):
         return qs.distinct() if self.distinct else qs
 
 
-@extend_schema_field({"type": "array", "items": {"type": "string", "format": "uuid"}})
 class ManyUUIDsFilter(ManyValuesFilter):
     field_class = ManyUUIDsField
+    schema = {"type": "array", "items": {"type": "string", "format": "uuid"}}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("lookup_expr", "exact")
@@ -113,11 +124,11 @@ class ManyUUIDsFilter(ManyValuesFilter):
         return qs.distinct() if self.distinct else qs
 
 
-@extend_schema_field(OpenApiTypes.DATE)
-class DayFilter(django_filters.Filter):
+class DayFilter(DocumentedFilter):
     """A date parameter; the filter method receives the date's UTC midnight."""
 
     field_class = DayField
+    schema = {"type": "string", "format": "date"}
 
     def filter(self, qs: QuerySet, value: date | None) -> QuerySet:
         if value is None:

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import Count, Max, Min, OuterRef, Subquery, Value
 from django.db.models.functions import Concat
-from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers
 
 from core.schema import error_responses
@@ -108,7 +109,12 @@ ERRORS = error_responses(
 
 @extend_schema_view(
     list=extend_schema(tags=TAGS, summary="List devices", responses={200: DeviceSerializer(many=True), **ERRORS}),
-    retrieve=extend_schema(tags=TAGS, summary="Get a device", responses={200: DeviceSerializer, **ERRORS}),
+    retrieve=extend_schema(
+        tags=TAGS,
+        summary="Get a device",
+        parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
+        responses={200: DeviceSerializer, **ERRORS},
+    ),
 )
 class DeviceViewSet(OrganizationReadOnlyViewSet):
     queryset = (
@@ -138,7 +144,12 @@ class HostViewSet(OrganizationListViewSet):
 
 @extend_schema_view(
     list=extend_schema(tags=TAGS, summary="List teams", responses={200: TeamSerializer(many=True), **ERRORS}),
-    retrieve=extend_schema(tags=TAGS, summary="Get a team", responses={200: TeamSerializer, **ERRORS}),
+    retrieve=extend_schema(
+        tags=TAGS,
+        summary="Get a team",
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={200: TeamSerializer, **ERRORS},
+    ),
 )
 class TeamViewSet(OrganizationReadOnlyViewSet):
     queryset = Team.objects.annotate(member_count=Count("members")).order_by("name", "pk")
@@ -149,7 +160,12 @@ class TeamViewSet(OrganizationReadOnlyViewSet):
 
 @extend_schema_view(
     list=extend_schema(tags=TAGS, summary="List users", responses={200: UserSerializer(many=True), **ERRORS}),
-    retrieve=extend_schema(tags=TAGS, summary="Get a user", responses={200: UserSerializer, **ERRORS}),
+    retrieve=extend_schema(
+        tags=TAGS,
+        summary="Get a user",
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
+        responses={200: UserSerializer, **ERRORS},
+    ),
 )
 class UserViewSet(OrganizationReadOnlyViewSet):
     queryset = User.objects.annotate(
