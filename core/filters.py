@@ -125,15 +125,15 @@ class ManyUUIDsFilter(ManyValuesFilter):
 
 
 class DayFilter(DocumentedFilter):
-    """A date parameter; the filter method receives the date's UTC midnight."""
+    """A date parameter (YYYYMMDD or YYYY-MM-DD)."""
 
     field_class = DayField
     schema = {"type": "string", "format": "date"}
 
-    def filter(self, qs: QuerySet, value: date | None) -> QuerySet:
-        if value is None:
-            return qs
-        return super().filter(qs, datetime.combine(value, time(), tzinfo=UTC))
+
+def utc_midnight(day: date) -> datetime:
+    """The instant a date starts in UTC (the discovery dates' zone)."""
+    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 class OrderingFilter(django_filters.OrderingFilter):

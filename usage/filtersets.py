@@ -6,17 +6,17 @@ its fields (``-`` for descending).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date
 
 import django_filters
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from core.filters import DayFilter, ManyUUIDsFilter, ManyValuesFilter, OrderingFilter
+from core.filters import DayFilter, ManyUUIDsFilter, ManyValuesFilter, OrderingFilter, utc_midnight
 from usage.models import Device, Host, Team, UsageEvent, User
 
 
-def _session_ending_since(moment: datetime) -> Exists:
-    return Exists(UsageEvent.objects.filter(device=OuterRef("pk"), end_time__gte=moment))
+def _session_ending_since(day: date) -> Exists:
+    return Exists(UsageEvent.objects.filter(device=OuterRef("pk"), end_time__gte=utc_midnight(day)))
 
 
 class DeviceFilterSet(django_filters.FilterSet):
@@ -54,10 +54,10 @@ class DeviceFilterSet(django_filters.FilterSet):
         model = Device
         fields: list[str] = []
 
-    def filter_idle_since(self, queryset: QuerySet, name: str, value: datetime) -> QuerySet:
+    def filter_idle_since(self, queryset: QuerySet, name: str, value: date) -> QuerySet:
         return queryset.filter(~_session_ending_since(value))
 
-    def filter_used_since(self, queryset: QuerySet, name: str, value: datetime) -> QuerySet:
+    def filter_used_since(self, queryset: QuerySet, name: str, value: date) -> QuerySet:
         return queryset.filter(_session_ending_since(value))
 
 
