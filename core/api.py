@@ -24,6 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.authentication import BearerTokenAuthentication
 from core.errors import ApiError
 from core.interchange import Importer, ImportFailed, read_lines
 from core.schema import error_responses
@@ -71,6 +72,9 @@ class IngestView(APIView):
     """Bulk, idempotent, all-or-nothing ingestion of interchange records."""
 
     parser_classes: list = []  # the body is read here: its size is capped and NDJSON is not a DRF format
+    # Writing needs a token created with write access: a browser session never writes (and its CSRF check
+    # would read the body through DRF's parsers, which this view does not use).
+    authentication_classes = [BearerTokenAuthentication]
     permission_classes = [IsAuthenticated, CanWrite]
 
     @extend_schema(

@@ -90,7 +90,7 @@ def staff(db) -> APIClient:
 
 def logged_in(username: str, organization: Organization | None, **flags: bool) -> APIClient:
     """A browser session (Django login, no token) of a new user of ``organization``."""
-    user = get_user_model().objects.create_user(username=username, password="not-used", **flags)
+    user = get_user_model().objects.create_user(username=username, **flags)
     if organization is not None:
         OrganizationMembership.objects.create(user=user, organization=organization)
     client = APIClient(enforce_csrf_checks=True)
