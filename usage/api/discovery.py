@@ -2,7 +2,8 @@
 
 Each viewset declares its queryset, serializer and filterset; tenancy (the caller's organization,
 staff ``org_id``), paging, ordering and the strict parameter check come from ``core.viewsets``.
-A device's first and last use are correlated aggregates in the page's one query.
+A device's first and last use are correlated subqueries in the page's one query, on the
+(device, start_time) INCLUDE end_time index of the sessions.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Count, Max, Min, OuterRef, Subquery, Value
+from django.db.models import Count, Max, OuterRef, Subquery, Value
 from django.db.models.functions import Concat
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
@@ -36,9 +37,16 @@ class UtcTimeField(serializers.Field):
         return value.astimezone(UTC).isoformat()
 
 
-def _session_bound(aggregate, column: str) -> Subquery:
+def _first_start() -> Subquery:
+    """The start of a device's first session: one probe of the (device, start_time) index."""
+    sessions = UsageEvent.objects.filter(device=OuterRef("pk")).order_by("start_time")
+    return Subquery(sessions.values("start_time")[:1])
+
+
+def _last_end() -> Subquery:
+    """The end of a device's last session: an index-only scan of its (device, start_time) INCLUDE end_time entries."""
     sessions = UsageEvent.objects.filter(device=OuterRef("pk")).order_by().values("device")
-    return Subquery(sessions.annotate(bound=aggregate(column)).values("bound"))
+    return Subquery(sessions.annotate(last=Max("end_time")).values("last"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,8 +129,8 @@ class DeviceViewSet(OrganizationReadOnlyViewSet):
         Device.objects.select_related("host")
         .annotate(
             device_address=Concat("device_id", Value("@"), "host__hostname"),
-            first_used=_session_bound(Min, "start_time"),
-            last_used=_session_bound(Max, "end_time"),
+            first_used=_first_start(),
+            last_used=_last_end(),
         )
         .order_by("device_address", "pk")
     )
