@@ -91,7 +91,7 @@ class ManyValuesFilter(DocumentedFilter):
     """A repeatable parameter (``?os=android&os=ios``): rows matching any of the values (case-insensitive)."""
 
     field_class = ManyStringsField
-    schema = {"type": "array", "items": {"type": "string", "minLength": 1}}
+    schema = {"type": "array", "items": {"type": "string", "pattern": "^[^\\u0000]*\\S[^\\u0000]*$"}}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("lookup_expr", "iexact")

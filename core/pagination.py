@@ -34,7 +34,7 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
             raise InvalidParameter(f"{name} was given {len(values)} times; give it once.", {name: values})
         text = values[0].strip()
         bounds = f"between {low} and {high}" if high is not None else f"of at least {low}"
-        number = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+        number = int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None  # bigint-safe
         if number is None or number < low or (high is not None and number > high):
             raise InvalidParameter(f"{name} must be an integer {bounds}, got {values[0]!r}", {name: values[0]})
         return number
@@ -51,6 +51,6 @@ class LimitOffsetPagination(pagination.LimitOffsetPagination):
                 parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_limit}
                 parameter["description"] = f"Rows per page (default {self.default_limit}, at most {self.max_limit})."
             else:
-                parameter["schema"] = {"type": "integer", "minimum": 0}
+                parameter["schema"] = {"type": "integer", "minimum": 0, "maximum": 10**18 - 1}
                 parameter["description"] = "Rows to skip (default 0)."
         return parameters
