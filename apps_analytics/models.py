@@ -3,46 +3,23 @@
 from __future__ import annotations
 
 import uuid
-import zoneinfo
 
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+# The tenancy models live in core (the bottom floor); imported here for the FKs and for existing imports
+# (validate_timezone also for migration 0001).
+from core.models import Client, ClientGrant, validate_timezone
 
-def validate_timezone(value: str) -> None:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError(f"{value!r} is not an IANA time zone name (e.g. Europe/Paris).") from exc
-
-
-class Client(models.Model):
-    """A customer organization of the app analytics; its dates are in its own time zone."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    name = models.CharField(max_length=200)
-    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class ClientGrant(models.Model):
-    """Lets a Django login (and its API tokens) read one client's analytics."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="client_grants")
-    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="grants")
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "client"], name="client_grant_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.user} → {self.client}"
+__all__ = [
+    "AppUsageReport",
+    "Application",
+    "Client",
+    "ClientGrant",
+    "ClientUser",
+    "Department",
+    "validate_timezone",
+]
 
 
 class Department(models.Model):

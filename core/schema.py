@@ -1,5 +1,6 @@
-"""OpenAPI description of the bearer-token authentication (drf-spectacular)."""
+"""OpenAPI description of the authentication (bearer token, session) and of the error envelope (drf-spectacular)."""
 
+from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
@@ -11,6 +12,21 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "An API token: `Authorization: Bearer <token>`."}
+
+
+class SessionScheme(OpenApiAuthenticationExtension):
+    target_class = "rest_framework.authentication.SessionAuthentication"
+    name = "cookieAuth"
+    priority = 1  # before drf-spectacular's own description of the scheme
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": settings.SESSION_COOKIE_NAME,
+            "description": "The session of a logged-in user (the portal); unsafe methods also need the CSRF token "
+            "(X-CSRFToken header).",
+        }
 
 
 class ErrorBodySerializer(serializers.Serializer):

@@ -117,7 +117,8 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 REST_FRAMEWORK = {
-    # Bearer tokens for scripts; the portal's browser calls ride on the admin's session login (CSRF enforced).
+    # Bearer tokens for scripts; the session of a logged-in user for the portal's browser calls (CSRF enforced
+    # on unsafe methods). The token scheme comes first: its WWW-Authenticate header answers a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "core.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -5,32 +5,19 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from django.db.models import Exists, OuterRef
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from apps_analytics import reporting
 from apps_analytics.api import params, schema
-from apps_analytics.models import Application, Client, ClientGrant
-from core.errors import ApiError, NotFound
+from apps_analytics.models import Application, Client
+from core.errors import NotFound
+from core.pagination import LimitOffsetPagination
+from core.tenancy import ClientScoped
 
 TAGS = ["App analytics"]
-
-
-def readable_client(*, user: Any, client_id: UUID) -> Client:
-    """The client of the path if the user may read it: 404 when unknown, 403 without a grant (staff read all)."""
-    granted = ClientGrant.objects.filter(client=OuterRef("pk"), user=user)
-    client = Client.objects.annotate(granted=Exists(granted)).filter(pk=client_id).first()
-    if client is None:
-        raise NotFound(f"Client {client_id} does not exist.", {"client_id": str(client_id)})
-    if not (user.is_staff or client.granted):
-        raise ApiError(
-            f"You have no access to client {client_id}.", status_code=403, details={"client_id": str(client_id)}
-        )
-    return client
 
 
 def client_app(*, client: Client, app_id: UUID) -> Application:
@@ -41,31 +28,27 @@ def client_app(*, client: Client, app_id: UUID) -> Application:
     return app
 
 
-class ClientView(APIView):
-    """Resolves the path's client (and app) once the caller is authenticated."""
+class ClientView(ClientScoped, APIView):
+    """The path's client (core.tenancy: 404 unknown, 403 without a grant) and app, once authenticated."""
 
-    client: Client
     app: Application | None = None
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        self.client = readable_client(user=request.user, client_id=kwargs["client_id"])
         if "app_id" in kwargs:
             self.app = client_app(client=self.client, app_id=kwargs["app_id"])
 
 
+class AppPagination(LimitOffsetPagination):
+    """The app lists' pages (their limit/offset are read with their other parameters, in params)."""
+
+    default_limit = params.DEFAULT_LIMIT
+    max_limit = params.MAX_LIMIT
+
+
 def page_links(request: Request, page: reporting.Page, count: int) -> dict[str, Any]:
-    """count, next and previous of limit/offset pagination (DRF's LimitOffsetPagination shape)."""
-    url = request.build_absolute_uri()
-    following = page.offset + page.limit
-    next_url = replace_query_param(url, "offset", following) if following < count else None
-    if page.offset <= 0:
-        previous_url = None
-    elif page.offset <= page.limit:
-        previous_url = remove_query_param(url, "offset")
-    else:
-        previous_url = replace_query_param(url, "offset", page.offset - page.limit)
-    return {"count": count, "next": next_url, "previous": previous_url}
+    """count, next and previous of a page the report fetched itself, by DRF's LimitOffsetPagination."""
+    return AppPagination().links(request, limit=page.limit, offset=page.offset, count=count)
 
 
 DETAIL_EXAMPLE = {
@@ -190,11 +173,11 @@ class AppListView(ClientView):
         responses={200: schema.AppPageSerializer, **schema.ERRORS},
     )
     def get(self, request: Request, client_id: UUID) -> Response:
-        page: reporting.Page = params.AppListParams.parse(request)["page"]
-        apps = Application.objects.filter(client=self.client).order_by("name", "id")
-        rows = apps.values(*APP_FIELDS)[page.offset : page.offset + page.limit]
-        count = apps.count()
-        return Response({**page_links(request, page, count), "results": [app_dict(app) for app in rows]})
+        params.AppListParams.parse(request)  # rejects unknown parameters and bad limit/offset values
+        paginator = AppPagination()
+        apps = Application.objects.filter(client=self.client).order_by("name", "id").values(*APP_FIELDS)
+        rows = paginator.paginate_queryset(apps, request, view=self)
+        return paginator.get_paginated_response([app_dict(app) for app in rows])
 
 
 class AppDetailView(ClientView):

@@ -31,20 +31,75 @@ def route(name: str, client_id, app_id=None) -> str:
     return f"{path}?{query}" if query else path
 
 
+def use(app: Application, email: str, day: str, active_ms: int, sessions: int) -> Application:
+    """``app`` with one report row of one user in March 2026."""
+    report(app, user(app.client, email), day, active_ms, sessions)
+    return app
+
+
 @pytest.fixture
 def used_app(app):
-    report(app, user(app.client, "ana@acme.example"), "2026-03-02", 1000, 1)
-    return app
+    return use(app, "ana@acme.example", "2026-03-02", 1000, 1)
+
+
+def body(name: str, app: Application, email: str, day: str, active_ms: int, sessions: int) -> dict:
+    """The whole answer of route ``name`` for an app whose only use is ``use(app, email, day, ...)``."""
+    period = {"start_date": "2026-03-01", "end_date": "2026-03-31"}
+    compared = {**period, "compare_start_date": None, "compare_end_date": None}
+    metrics = {
+        metric: {"value": value, "change_pct": None, "compare_value": None}
+        for metric, value in [
+            ("unique_users", 1),
+            ("active_time_ms", active_ms),
+            ("avg_time_ms_per_day", active_ms),
+            ("session_count", sessions),
+        ]
+    }
+    page = {"count": 1, "next": None, "previous": None}
+    identity = {"id": str(app.id), "client_id": str(app.client_id), "name": app.name}
+    person = app.client.users.get()
+    points = [{"date": f"2026-03-{d:02}", "value": int(f"2026-03-{d:02}" == day)} for d in range(1, 32)]
+    return {
+        "detail": {"period": compared, **metrics},
+        "list": {"period": compared, **page, "results": [{"app_id": str(app.id), "name": app.name, **metrics}]},
+        "activity": {"metric": "user-count", "period": period, "points": points},
+        "users": {
+            "period": period,
+            **page,
+            "results": [
+                {
+                    "user_id": str(person.id),
+                    "email": email,
+                    "active_time_ms": active_ms,
+                    "session_count": sessions,
+                    "active_days": 1,
+                    "first_active_date": day,
+                    "last_active_date": day,
+                }
+            ],
+        },
+        "apps": {**page, "results": [identity]},
+        "app": identity,
+    }[name]
+
+
+def read(api, name: str, app: Application) -> tuple[int, dict]:
+    response = api.get(route(name, app.client_id, app.id))
+    return response.status_code, response.json()
 
 
 @pytest.mark.parametrize("name", ROUTES)
 def test_a_granted_token_reads_every_route(reader, used_app, name):
-    assert reader.get(route(name, used_app.client_id, used_app.id)).status_code == 200
+    assert read(reader, name, used_app) == (200, body(name, used_app, "ana@acme.example", "2026-03-02", 1000, 1))
 
 
 @pytest.mark.parametrize("name", ROUTES)
-def test_staff_read_every_client_without_a_grant(staff, used_app, name):
-    assert staff.get(route(name, used_app.client_id, used_app.id)).status_code == 200
+def test_staff_read_every_client_without_a_grant(staff, used_app, globex, name):
+    globex_app = use(
+        Application.objects.create(client=globex, name="Globex CRM"), "bea@globex.example", "2026-03-05", 2500, 3
+    )
+    assert read(staff, name, used_app) == (200, body(name, used_app, "ana@acme.example", "2026-03-02", 1000, 1))
+    assert read(staff, name, globex_app) == (200, body(name, globex_app, "bea@globex.example", "2026-03-05", 2500, 3))
 
 
 @pytest.mark.parametrize("name", ROUTES)
@@ -144,9 +199,11 @@ def test_it_rejects_an_invalid_app_uuid_in_the_path(reader, used_app, name):
 @pytest.mark.parametrize("name", ROUTES)
 def test_a_token_granted_two_clients_reads_both(globex, used_app, name):
     both = api_client(token_for("both", used_app.client, globex))
-    globex_app = Application.objects.create(client=globex, name="Globex CRM")
-    assert both.get(route(name, used_app.client_id, used_app.id)).status_code == 200
-    assert both.get(route(name, globex.id, globex_app.id)).status_code == 200
+    globex_app = use(
+        Application.objects.create(client=globex, name="Globex CRM"), "bea@globex.example", "2026-03-05", 2500, 3
+    )
+    assert read(both, name, used_app) == (200, body(name, used_app, "ana@acme.example", "2026-03-02", 1000, 1))
+    assert read(both, name, globex_app) == (200, body(name, globex_app, "bea@globex.example", "2026-03-05", 2500, 3))
 
 
 @pytest.mark.parametrize("name", ROUTES)

@@ -43,9 +43,18 @@ def test_it_rejects_a_malformed_header():
 
 def test_it_rejects_a_revoked_token(org):
     raw = make_token("bob", organization=org)
+    assert api_client(raw).get(ROUTE).status_code == 200  # the same token worked before
     ApiToken.objects.get().revoke()
     response = api_client(raw).get(ROUTE)
     assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+    assert response.json() == {
+        "error": {
+            "code": "authentication_required",
+            "message": "The token is unknown or has been revoked.",
+            "details": {},
+        }
+    }
 
 
 def test_it_stores_only_the_hash_and_records_last_use(org):

@@ -26,14 +26,25 @@ def test_every_operation_documents_the_error_envelope_for_400_and_401(schema):
             assert content == {"$ref": "#/components/schemas/Error"}, (name, status)
 
 
-def test_every_operation_requires_the_bearer_token(schema):
-    assert schema["components"]["securitySchemes"]["bearerAuth"] == {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "An API token: `Authorization: Bearer <token>`.",
+def test_every_operation_requires_the_bearer_token_or_a_session(schema):
+    assert schema["components"]["securitySchemes"] == {
+        "bearerAuth": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API token: `Authorization: Bearer <token>`.",
+        },
+        "cookieAuth": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "sessionid",
+            "description": "The session of a logged-in user (the portal); unsafe methods also need the CSRF token "
+            "(X-CSRFToken header).",
+        },
     }
     for name, operation in operations(schema):
-        assert operation["security"] == [{"bearerAuth": []}], name
+        # Ingestion writes: bearer tokens only.
+        expected = [{"bearerAuth": []}] if name == "POST /v2/ingest" else [{"bearerAuth": []}, {"cookieAuth": []}]
+        assert operation["security"] == expected, name
 
 
 def test_operation_ids_are_unique(schema):

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -20,9 +19,8 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.request import Request
 
-from core.errors import ApiError, InvalidParameter
+from core.errors import InvalidParameter
 from usage.binning import MIN_BIN_SECONDS, local_midnight
-from usage.models import Organization, OrganizationMembership
 
 MAX_BIN_DIGITS = 100  # far beyond any range; bins longer than the range are one bin
 MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2999, 12, 31)
@@ -196,7 +194,7 @@ def validate(serializer_class: type[serializers.Serializer], params: dict[str, l
 
 
 # --------------------------------------------------------------------------------------------
-# Report range and tenancy
+# Report range
 # --------------------------------------------------------------------------------------------
 
 
@@ -231,27 +229,3 @@ def requested_range(values: Mapping[str, Any]) -> ReportRange:
         end_date=values.get("end_date"),
         tz=values.get("timezone") or zoneinfo.ZoneInfo("UTC"),
     )
-
-
-def request_organization(request: Request, org_id: UUID | None) -> Organization:
-    """The organization a usage route reads: the token user's; staff may pick one with org_id."""
-    user = request.user
-    membership = OrganizationMembership.objects.select_related("organization").filter(user=user).first()
-    if user.is_staff:
-        if org_id is not None:
-            organization = Organization.objects.filter(pk=org_id).first()
-            if organization is None:
-                raise ApiError(f"No organization has id {org_id}.", status_code=404, details={"org_id": str(org_id)})
-            return organization
-        if membership is None:
-            raise InvalidParameter(
-                "org_id is required for a staff token that belongs to no organization", {"org_id": None}
-            )
-        return membership.organization
-    if membership is None:
-        raise ApiError("This token's user belongs to no organization.", status_code=403)
-    if org_id is not None and org_id != membership.organization_id:
-        raise ApiError(
-            "org_id names an organization this token cannot read.", status_code=403, details={"org_id": str(org_id)}
-        )
-    return membership.organization

@@ -1,8 +1,9 @@
 """Device usage routes: v2 (and the legacy v1/v0 routes)."""
 
 from django.urls import path, re_path
+from rest_framework.routers import SimpleRouter
 
-from usage.api import v0, v1, v2
+from usage.api import discovery, v0, v1, v2
 
 urlpatterns = [
     path("v2/usage", v2.OrgUsageReportView.as_view(), name="usage-v2"),
@@ -22,3 +23,11 @@ urlpatterns += [
 
 # Legacy v0 events (seed 000).
 urlpatterns.append(path("v0/usage/events", v0.LegacyUsageEventView.as_view(), name="usage-v0-events"))
+
+# Discovery (SPEC §12): the organization's devices, hosts, teams and users.
+router = SimpleRouter(trailing_slash=False)
+router.register("v2/devices", discovery.DeviceViewSet, basename="device")
+router.register("v2/hosts", discovery.HostViewSet, basename="host")
+router.register("v2/teams", discovery.TeamViewSet, basename="team")
+router.register("v2/users", discovery.UserViewSet, basename="user")
+urlpatterns += router.urls

@@ -32,6 +32,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from core import tenancy
 from core.errors import InvalidParameter
 from core.schema import USAGE_ERRORS
 from usage.api import params as p
@@ -184,7 +185,7 @@ class LegacyUsageEventView(APIView):
 
     def events(self, request: Request):
         values = p.validate(LegacyEventParams, p.request_params(request, extra=body_params(request)))
-        organization = p.request_organization(request, values.get("org_id"))
+        organization = tenancy.organization_for(user=request.user, org_id=values.get("org_id"))
         start, end = events_range(start_date=values["start_date"], end_date=values.get("end_date"))
         query = EventQuery(
             organization_id=organization.pk,

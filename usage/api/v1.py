@@ -17,6 +17,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from core import tenancy
 from core.schema import USAGE_ERRORS
 from usage.api import params as p
 from usage.api.output import report_response
@@ -245,7 +246,7 @@ class LegacyUsageReportView(APIView):
 
     def report(self, request: Request):
         values = p.validate(LegacyReportParams, p.request_params(request))
-        organization = p.request_organization(request, values.get("org_id"))
+        organization = tenancy.organization_for(user=request.user, org_id=values.get("org_id"))
         span = p.requested_range(values)
         options = legacy_options(route=ROUTES[self.route], values=values)
         spec = ReportSpec(

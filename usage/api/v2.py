@@ -11,6 +11,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from core import tenancy
 from core.errors import NotFound
 from core.schema import USAGE_ERRORS
 from usage.api import params as p
@@ -171,7 +172,7 @@ class UsageReportView(APIView):
             valid = ", ".join([*GROUPINGS, *ALIASES, "event"])
             raise NotFound(f"Unknown grouping {grouping!r}. Valid groupings: {valid}.", {"grouping": grouping})
         values = p.validate(ReportParams, p.request_params(request))
-        organization = p.request_organization(request, values.get("org_id"))
+        organization = tenancy.organization_for(user=request.user, org_id=values.get("org_id"))
         span = p.requested_range(values)
         bins = make_bins(start=span.start, end=span.end, tz=span.tz, bin_size=values["bin_size"])
         spec = ReportSpec(
@@ -204,7 +205,7 @@ class UsageEventView(APIView):
     @extend_schema(parameters=p.openapi_parameters(EventParams), responses={200: OpenApiTypes.OBJECT, **USAGE_ERRORS})
     def get(self, request: Request):
         values = p.validate(EventParams, p.request_params(request))
-        organization = p.request_organization(request, values.get("org_id"))
+        organization = tenancy.organization_for(user=request.user, org_id=values.get("org_id"))
         span = p.requested_range(values)
         query = EventQuery(
             organization_id=organization.pk, start=span.start, end=span.end, tz=span.tz, filters=filters_from(values)

@@ -14,9 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from apps_analytics.models import Client, ClientGrant
-from core.models import ApiToken
-from usage.models import Organization, OrganizationMembership
+from core.models import ApiToken, Client, ClientGrant, Organization, OrganizationMembership
 
 
 def _parse_uuid(value: str, option: str) -> uuid.UUID:

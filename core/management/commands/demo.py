@@ -20,10 +20,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from apps_analytics.models import Application, Client, ClientGrant
 from core.interchange import Importer, ImportFailed, read_lines
-from core.models import ApiToken
-from usage.models import Organization, OrganizationMembership
+from core.models import ApiToken, Client, ClientGrant, Organization, OrganizationMembership
 
 DEMO_FILE = Path(settings.BASE_DIR) / "fixtures" / "demo.jsonl"
 ADMIN_USERNAME = "admin"
@@ -31,9 +29,13 @@ API_USERNAME = "demo"
 TOKEN_NAME = "demo command"
 
 
-def first_ids(path: Path) -> tuple[str, str]:
-    """The first organization and the first client of the demo file."""
+def first_ids(path: Path) -> tuple[str, str, str]:
+    """The first organization and the first client of the demo file, and that client's first app by name.
+
+    Read from the file rather than the apps' models: core imports from no app above it.
+    """
     organization = client = None
+    apps: list[tuple[str, str]] = []
     with path.open("rb") as lines:
         for line in lines:
             record = orjson.loads(line)
@@ -41,9 +43,11 @@ def first_ids(path: Path) -> tuple[str, str]:
                 organization = record["id"]
             elif record["kind"] == "client" and client is None:
                 client = record["id"]
-            if organization and client:
-                return organization, client
-    raise CommandError(f"{path} has no organization or no client.")
+            elif record["kind"] == "application" and record["client"] == client:
+                apps.append((record["name"], record["id"]))
+    if not (organization and client and apps):
+        raise CommandError(f"{path} has no organization, no client or no application of that client.")
+    return organization, client, min(apps)[1]
 
 
 class Command(BaseCommand):
@@ -63,13 +67,12 @@ class Command(BaseCommand):
         self.stdout.write("Demo data: " + ", ".join(f"{number} {kind}" for kind, number in counts.items()) + ".")
 
         password = os.environ.get("DEMO_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
-        organization_id, client_id = first_ids(DEMO_FILE)
+        organization_id, client_id, app_id = first_ids(DEMO_FILE)
         with transaction.atomic():
             self._admin(password)
             raw = self._token(organization_id, client_id)
         organization = Organization.objects.get(pk=organization_id)
         client = Client.objects.get(pk=client_id)
-        app = Application.objects.filter(client=client).order_by("name").first()
 
         base = f"http://127.0.0.1:{port}"
         self.stdout.write(
@@ -85,7 +88,7 @@ class Command(BaseCommand):
                     f'  curl -H "Authorization: Bearer {raw}" \\',
                     f'    "{base}/v2/usage/team?start_date=2026-08-01&end_date=2026-11-15&bin_size=month"',
                     f'  curl -H "Authorization: Bearer {raw}" \\',
-                    f'    "{base}/v2/clients/{client.pk}/analytics/apps/{app.pk}/utilization'
+                    f'    "{base}/v2/clients/{client.pk}/analytics/apps/{app_id}/utilization'
                     f'?granularity=monthly&start_date=2026-10-01&end_date=2026-10-31"',
                     "",
                     "API token (shown once):",
