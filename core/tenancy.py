@@ -53,6 +53,20 @@ def organization_for(*, user: Any, org_id: UUID | None) -> Organization:
     return membership.organization
 
 
+def readable_organizations(user: Any) -> QuerySet[Organization]:
+    """The organizations ``user`` reads: staff all of them, a member theirs (the portal lists these)."""
+    if user.is_staff:
+        return Organization.objects.all()
+    return Organization.objects.filter(memberships__user=user)
+
+
+def readable_clients(user: Any) -> QuerySet[Client]:
+    """The clients ``user`` reads: staff all of them, anyone else those they have a grant for."""
+    if user.is_staff:
+        return Client.objects.all()
+    return Client.objects.filter(grants__user=user)
+
+
 def readable_client(*, user: Any, client_id: UUID) -> Client:
     """The client of the path if the user may read it: 404 when unknown, 403 without a grant (staff read all)."""
     granted = ClientGrant.objects.filter(client=OuterRef("pk"), user=user)

@@ -1,40 +1,28 @@
-"""What a portal page may show: the organizations and clients a login reads through the API too.
+"""What a portal page may show: what the same login reads through the API (core.tenancy's rules).
 
-Staff read every organization and client; a member reads their organization; a client grant reads
-that client. Pages of anything else are a 404, exactly as an id that does not exist.
+Pages of an organization or client the login may not read are a 404, exactly as an id that does
+not exist: a page never confirms that another tenant's id exists.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
-from django.db.models import QuerySet
 from django.http import Http404
 
-from apps_analytics.models import Client
-from usage.models import Organization
+from core.models import Client, Organization
+from core.tenancy import readable_clients, readable_organizations
 
 
-def readable_organizations(user) -> QuerySet[Organization]:
-    if user.is_staff:
-        return Organization.objects.all()
-    return Organization.objects.filter(memberships__user=user)
-
-
-def readable_clients(user) -> QuerySet[Client]:
-    if user.is_staff:
-        return Client.objects.all()
-    return Client.objects.filter(grants__user=user)
-
-
-def organization_or_404(user, org_id: UUID) -> Organization:
+def organization_or_404(user: Any, org_id: UUID) -> Organization:
     organization = readable_organizations(user).filter(pk=org_id).first()
     if organization is None:
         raise Http404("No such organization.")
     return organization
 
 
-def client_or_404(user, client_id: UUID) -> Client:
+def client_or_404(user: Any, client_id: UUID) -> Client:
     client = readable_clients(user).filter(pk=client_id).first()
     if client is None:
         raise Http404("No such client.")

@@ -15,8 +15,10 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from apps_analytics.models import Application
-from portal.access import client_or_404, organization_or_404, readable_clients, readable_organizations
-from usage.models import Device, Organization
+from core.models import Organization
+from core.tenancy import readable_clients, readable_organizations
+from portal.access import client_or_404, organization_or_404
+from usage.models import Device
 
 
 @login_required
