@@ -43,6 +43,9 @@ class Dimension:
     universe: str  # SELECT of every key value of the organization (for display_all)
     label_source: str = ""
     extras: dict[str, str] = field(default_factory=dict)  # optional label columns, on request
+    # The key as an expression over the device ``d`` and host ``h`` when the group is a set of the
+    # organization's devices (device, host, ...): only then has a group a utilization.
+    device_key: str | None = None
 
 
 _PHONE_MODEL = (
@@ -60,6 +63,7 @@ def _device_attribute(name: str, expression: str) -> Dimension:
         labels=((name, "{k}"),),
         order="{k}",
         universe=f"SELECT DISTINCT {expression} {_DEVICES_OF_ORG} {{device_filters}}",
+        device_key=expression,
     )
 
 
@@ -70,6 +74,7 @@ DIMENSIONS: dict[str, Dimension] = {
         labels=(("device_address", "{a}.device_address"),),
         order="{a}.device_address",
         universe="SELECT d.id " + _DEVICES_OF_ORG + " {device_filters}",
+        device_key="d.id",
     ),
     # Legacy ``group_by_device_id``: one group per device id, merging the hosts it appears on.
     "device_id": _device_attribute("device_id", "d.device_id"),
@@ -100,6 +105,7 @@ DIMENSIONS: dict[str, Dimension] = {
         labels=(("hostname", "{a}.hostname"),),
         order="{a}.hostname",
         universe="SELECT DISTINCT d.host_id " + _DEVICES_OF_ORG + " {device_filters}",
+        device_key="d.host_id",
     ),
     "country": _device_attribute("country", "NULLIF(h.country, '')"),
     "device_model": _device_attribute("device_model", "NULLIF(d.model, '')"),
@@ -121,12 +127,24 @@ DIMENSIONS: dict[str, Dimension] = {
 class Metric:
     """``value`` is written over the first-level rows ``i`` with ``{sum}`` where it sums them: the
     second level fills in ``sum``; with one first-level row per (bin, group) it stays empty and the
-    value is read off that row."""
+    value is read off that row.
+
+    A ``timeline`` metric is read off the sessions' timeline instead (see ``_timeline``): its
+    ``value`` aggregates the timeline's intervals ``v`` in bin ``v.g`` per group (``"group"``) or per
+    device of the group (``"device"``, then summed over the group's devices). ``final``, when set,
+    writes the output over the aggregated ``{m}``, the row's interval length in seconds
+    ``{seconds}`` and the number of the group's devices ``{devices}`` (only where ``device_set``).
+    """
 
     value: str
     empty: str  # SQL value of a (bin, group) with no sessions
     per: str | None = None  # the entity a distinct count counts: the first level groups by it too
     needs_started_secs: bool = False
+    duration: bool = False  # seconds: shown in the report's unit where a route has one
+    timeline: str | None = None  # "group" or "device"
+    sql_type: str = "float8"  # of a timeline value (typed NULLs where a branch has none)
+    final: str = ""
+    device_set: bool = False  # needs the group's devices: only for groupings that are sets of devices
 
     def aggregate(self) -> str:
         return self.value.format(sum="sum")
@@ -134,18 +152,46 @@ class Metric:
     def row(self) -> str:
         return self.value.format(sum="")
 
+    def distinct(self) -> str:
+        """A distinct count when the first level holds several counted entities (or none) per row."""
+        return f"count(DISTINCT i.{self.per}) FILTER (WHERE i.secs > 0)"
+
+
+# Where the timeline's interval ``v`` (``[v.t, v.nt)``, ``v.running`` sessions in progress) and bin
+# ``v.g`` overlap, in seconds.
+_OVERLAP = "date_part('epoch', least(v.nt, {edge}[v.g + 1]) - greatest(v.t, {edge}[v.g]))"
 
 METRICS: dict[str, Metric] = {
-    "total_time": Metric("{sum}(i.secs)", "0.0"),
+    "total_time": Metric("{sum}(i.secs)", "0.0", duration=True),
     "session_count": Metric("{sum}(i.starts)::bigint", "0"),
     "avg_session_length": Metric(
-        "{sum}(i.started_secs) / NULLIF({sum}(i.starts), 0)::float8", "NULL", needs_started_secs=True
+        "{sum}(i.started_secs) / NULLIF({sum}(i.starts), 0)::float8", "NULL", needs_started_secs=True, duration=True
     ),
     # A distinct count: the first-level rows (one per counted entity) with time.
     "device_count": Metric("{sum}((i.secs > 0)::int)::bigint", "0", per="device_id"),
     "user_count": Metric("{sum}((i.secs > 0 AND i.user_id IS NOT NULL)::int)::bigint", "0", per="user_id"),
     "team_count": Metric("{sum}((i.secs > 0 AND i.team_id IS NOT NULL)::int)::bigint", "0", per="team_id"),
+    # SPEC §11. Session time in the row's interval over its length (a short first or last bin: its own).
+    "avg_concurrency": Metric("{sum}(i.secs)", "0.0", final="COALESCE({m}, 0.0) / {seconds}"),
+    # The most sessions of the group in progress at one instant of the bin.
+    "peak_concurrency": Metric("max(v.running)", "0", timeline="group", sql_type="int8"),
+    # Per device the time with a session in progress (its sessions' union), summed over the devices,
+    # over the device time available; null when the group has no device.
+    "utilization": Metric(
+        f"sum({_OVERLAP})",
+        "NULL",
+        timeline="device",
+        final="100 * COALESCE({m}, 0.0) / NULLIF({devices} * {seconds}, 0)",
+        device_set=True,
+    ),
 }
+
+
+def unsupported_metrics(metrics: Sequence[str], dimensions: Sequence[str]) -> list[str]:
+    """The metrics among ``metrics`` that a report grouped by ``dimensions`` cannot compute."""
+    device_groups = all(DIMENSIONS[name].device_key for name in dimensions)
+    return [name for name in metrics if METRICS[name].device_set and not device_groups]
+
 
 # --------------------------------------------------------------------------------------------
 # Filters: narrow the sessions (and the display_all universe) before anything is computed.
@@ -263,15 +309,16 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
         " JOIN usage_device d ON d.id = e.device_id JOIN usage_host h ON h.id = d.host_id" if needs_device else ""
     )
 
-    per = {m.per for m in metrics if m.per}
-    if len(per) > 1:
-        raise ValueError("A report can count distinct devices, users or teams, not several at once.")
-    # The counted entity's column: carried through the first level as a group key of its own,
-    # or, when it is a group key already, named after that key (and one level is enough).
-    per_key = next((k for d, k in zip(dims, keys, strict=True) for c in per if d.key == f"e.{c}"), None)
-    per_cols = "" if per_key else "".join(f", {c}" for c in per)
-    per_names = "".join(f", p.{per_key} AS {c}" for c in per) if per_key else per_cols
-    single_level = not per or per_key is not None
+    # The counted entities' columns: carried through the first level as group keys of their own,
+    # or, when one is a group key already, named after that key. One level is enough when nothing
+    # is carried; one carried entity is counted as first-level rows; several (rare) by distinct
+    # counts, which sort.
+    per = list(dict.fromkeys(m.per for m in metrics if m.per))
+    key_of = {d.key: k for d, k in zip(dims, keys, strict=True)}
+    carried = [c for c in per if f"e.{c}" not in key_of]
+    per_cols = "".join(f", {c}" for c in carried)
+    per_names = per_cols + "".join(f", p.{key_of[f'e.{c}']} AS {c}" for c in per if c not in carried)
+    single_level = not carried
     started_secs = any(m.needs_started_secs for m in metrics)
 
     # Sessions are aggregated before they are cut at bin edges, per (first bin b0, last bin b1,
@@ -311,17 +358,35 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
         GROUP BY p.b{group_keys}{per_cols}"""
     # ``active`` decides which (bin, group) rows exist: those with time in them or a session
     # starting there (a zero-length session still counts in session_count).
+    first_metrics = [(i, m) for i, m in enumerate(metrics) if not m.timeline]
     if single_level:
-        rows = "".join(f", {m.row()} AS m{i}" for i, m in enumerate(metrics))
+        rows = "".join(f", {m.row()} AS m{i}" for i, m in first_metrics)
         agg = f"SELECT i.b{group_keys}{rows}, i.secs > 0 OR i.starts > 0 AS active FROM first_level i"
     else:
-        aggregates = "".join(f", {m.aggregate()} AS m{i}" for i, m in enumerate(metrics))
+        aggregates = "".join(
+            f", {m.aggregate() if not m.per or carried == [m.per] else m.distinct()} AS m{i}" for i, m in first_metrics
+        )
         agg = (
             f"SELECT i.b{group_keys}{aggregates}, sum(i.secs) > 0 OR sum(i.starts) > 0 AS active "
             f"FROM first_level i GROUP BY i.b{group_keys}"
         )
+    timeline_ctes = ""
+    if len(first_metrics) < len(metrics):
+        timeline_ctes, agg = _with_timelines(
+            spec, metrics, dims=dims, keys=keys, where=where, device_join=device_join, edge=edge, agg=agg
+        )
+    if any(m.device_set for m in metrics):
+        timeline_ctes += _device_counts(dims, keys, universe_filters["device"])
 
-    metric_out = [f"COALESCE(r.m{i}, {m.empty})" if m.empty != "NULL" else f"r.m{i}" for i, m in enumerate(metrics)]
+    seconds = f"date_part('epoch', {edge}[r.rb + 1] - {edge}[r.rb])"
+    metric_out = [
+        m.final.format(m=f"r.m{i}", seconds=seconds, devices="dv.n")
+        if m.final
+        else f"COALESCE(r.m{i}, {m.empty})"
+        if m.empty != "NULL"
+        else f"r.m{i}"
+        for i, m in enumerate(metrics)
+    ]
     metric_cols = "".join(f", a.m{i}" for i in range(len(metrics)))
 
     if not dims:
@@ -367,11 +432,15 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
             label_cols.append(f"{expr.format(**fmt)} AS {name}")
         label_cols += [f"lab{i}.{name}" for name in extras]
 
+    if any(m.device_set for m in metrics):
+        on = " AND ".join(f"dv.{k} = r.{k}" for k in keys)
+        joins.append(f"LEFT JOIN devices dv ON {on}" if keys else "CROSS JOIN devices dv")
     select = ", ".join(["r.rb", *label_cols, *metric_out])
     sql = f"""
         WITH {" ".join(label_ctes)}
         spans AS ({spans}),
         first_level AS ({first_level}),
+        {timeline_ctes}
         agg AS ({agg}),
         -- Materialized so that labels are hash-joined: row estimates of the levels above are far
         -- off, and the planner otherwise rescans a label CTE once per row to keep the bin order.
@@ -380,6 +449,112 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
         FROM result r {" ".join(joins)}
         ORDER BY {", ".join(order)}"""
     return sql, params
+
+
+def _timeline(source: str, partition: list[str], values: str, *, edge: str) -> str:
+    """Per (bin, partition) the ``values`` over the intervals in which the partition's session count
+    stays the same, from a running count of +1 at each start and -1 at each end.
+
+    Sessions are half-open: at an instant ends sort before starts, and only the last event of an
+    instant closes an interval ``[t, nt)`` (so touching sessions never overlap). An interval with
+    sessions in progress belongs to every bin it overlaps: the bin of its start, the bins it spans
+    (sessions that began before a bin count in it) and the bin of its end when it reaches into it.
+    """
+    cols = "".join(f"{c}, " for c in partition)
+    over = f"PARTITION BY {', '.join(partition)} " if partition else ""
+    # Set-returning functions in select lists (ProjectSet) rather than lateral joins: a join rescans
+    # a function or VALUES node per row, which cost more than the sort.
+    return f"""
+        SELECT v.g AS b, {cols}{values}
+        FROM (
+            SELECT {cols}v.t, v.nt, v.running,
+                   generate_series(v.b, CASE WHEN v.nt > {edge}[v.nb] THEN v.nb ELSE v.nb - 1 END) AS g
+            FROM (
+                SELECT {cols}x.t, x.b, sum(x.d) OVER w AS running, lead(x.t) OVER w AS nt, lead(x.b) OVER w AS nb
+                FROM (
+                    SELECT {cols}x.t, x.d, width_bucket(x.t, {edge}) AS b
+                    FROM (SELECT {cols}unnest(ARRAY[c.s0, c.s1]) AS t, unnest('{{1,-1}}'::int[]) AS d FROM {source} c) x
+                ) x
+                WINDOW w AS ({over}ORDER BY x.t, x.d ROWS UNBOUNDED PRECEDING)
+            ) v
+            WHERE v.running > 0 AND v.nt > v.t
+        ) v
+        GROUP BY v.g{"".join(f", {c}" for c in partition)}"""
+
+
+def _with_timelines(
+    spec: ReportSpec,
+    metrics: list[Metric],
+    *,
+    dims: list[Dimension],
+    keys: list[str],
+    where: list[str],
+    device_join: str,
+    edge: str,
+    agg: str,
+) -> tuple[str, str]:
+    """The CTEs of the timeline metrics, and ``agg`` with their values joined in.
+
+    Their rows are appended to the first level's and grouped again by (bin, group): a join would
+    need ``IS NOT DISTINCT FROM`` on null groups (sessions without a team), which cannot hash.
+    """
+    key_select = "".join(f", {d.key} AS {k}" for d, k in zip(dims, keys, strict=True))
+    # Sessions inside the range, clipped to it; zero-length ones are never in progress.
+    ctes = [
+        f"""agg0 AS ({agg}),
+        clipped AS (
+            SELECT e.device_id AS dev{key_select},
+                   greatest(e.start_time, %(rs)s) AS s0, least(e.end_time, %(re)s) AS s1
+            FROM usage_usageevent e{device_join}
+            WHERE {" AND ".join(where)} AND e.end_time > e.start_time AND e.end_time > %(rs)s
+        ),"""
+    ]
+    # Per device: its own key when the grouping is by device, else the device within its group.
+    by_device = keys if "e.device_id" in (d.key for d in dims) else ["dev", *keys]
+    branches = []
+    for partition in ("group", "device"):
+        chosen = [(i, m) for i, m in enumerate(metrics) if m.timeline == partition]
+        if not chosen:
+            continue
+        cols = keys if partition == "group" else by_device
+        values = ", ".join(f"{m.value.format(edge=edge)} AS m{i}" for i, m in chosen)
+        ctes.append(f"tl_{partition} AS ({_timeline('clipped', cols, values, edge=edge)}),")
+        source = f"tl_{partition}"
+        if cols != keys:  # summed over the group's devices
+            sums = ", ".join(f"sum(m{i}) AS m{i}" for i, _ in chosen)
+            source = f"(SELECT b{''.join(f', {k}' for k in keys)}, {sums} FROM tl_{partition} GROUP BY b" + (
+                "".join(f", {k}" for k in keys) + ")"
+            )
+        branches.append((source, {i for i, _ in chosen}))
+
+    group_keys = "".join(f", {k}" for k in keys)
+    first = [i for i, m in enumerate(metrics) if not m.timeline]
+    union = [
+        f"SELECT b{group_keys}, "
+        + ", ".join(f"m{i}" if i in first else f"NULL::{metrics[i].sql_type} AS m{i}" for i in range(len(metrics)))
+        + ", active FROM agg0"
+    ]
+    for source, present in branches:
+        union.append(
+            f"SELECT b{group_keys}, "
+            + ", ".join(f"m{i}" if i in present else f"NULL AS m{i}" for i in range(len(metrics)))
+            + f", false FROM {source} s"
+        )
+    combined = (
+        f"SELECT u.b{''.join(f', u.{k}' for k in keys)}, "
+        + ", ".join(f"max(u.m{i}) AS m{i}" for i in range(len(metrics)))
+        + f", bool_or(u.active) AS active FROM ({' UNION ALL '.join(union)}) u GROUP BY u.b"
+        + "".join(f", u.{k}" for k in keys)
+    )
+    return "\n".join(ctes), combined
+
+
+def _device_counts(dims: list[Dimension], keys: list[str], device_filters: list[str]) -> str:
+    """How many of the organization's devices each group holds (device filters narrow them)."""
+    cols = ", ".join(f"{d.device_key} AS {k}" for d, k in zip(dims, keys, strict=True))
+    narrowing = "".join(f" AND {c}" for c in device_filters)
+    group = f" GROUP BY {', '.join(keys)}" if keys else ""
+    return f"devices AS (SELECT {cols}{', ' if cols else ''}count(*) AS n {_DEVICES_OF_ORG}{narrowing}{group}),"
 
 
 def run_report(spec: ReportSpec, *, chunk_size: int = 5000) -> Report:
