@@ -12,8 +12,8 @@ count a session once, in the bin where it starts, and only if it starts inside t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
@@ -129,11 +129,11 @@ class Metric:
     second level fills in ``sum``; with one first-level row per (bin, group) it stays empty and the
     value is read off that row.
 
-    A ``timeline`` metric is read off the sessions' timeline instead (see ``_timeline``): its
-    ``value`` aggregates the timeline's intervals ``v`` in bin ``v.g`` per group (``"group"``) or per
-    device of the group (``"device"``, then summed over the group's devices). ``final``, when set,
-    writes the output over the aggregated ``{m}``, the row's interval length in seconds
-    ``{seconds}`` and the number of the group's devices ``{devices}`` (only where ``device_set``).
+    A ``timeline`` metric is read off one of the side queries of ``TIMELINES`` instead: its
+    ``value`` aggregates their columns over the rows ``u`` of a (bin, group), and may read the
+    window ``earlier`` (the group's earlier bins). ``final``, when set, writes the output over the
+    aggregated ``{m}``, the row's interval length in seconds ``{seconds}`` and the number of the
+    group's devices ``{devices}`` (only where ``device_set``).
     """
 
     value: str
@@ -141,8 +141,8 @@ class Metric:
     per: str | None = None  # the entity a distinct count counts: the first level groups by it too
     needs_started_secs: bool = False
     duration: bool = False  # seconds: shown in the report's unit where a route has one
-    timeline: str | None = None  # "group" or "device"
-    sql_type: str = "float8"  # of a timeline value (typed NULLs where a branch has none)
+    timeline: str | None = None  # a key of TIMELINES
+    per_device: tuple[str, str] | None = None  # (timeline, value) where each group is one device
     final: str = ""
     device_set: bool = False  # needs the group's devices: only for groupings that are sets of devices
 
@@ -157,10 +157,6 @@ class Metric:
         return f"count(DISTINCT i.{self.per}) FILTER (WHERE i.secs > 0)"
 
 
-# Where the timeline's interval ``v`` (``[v.t, v.nt)``, ``v.running`` sessions in progress) and bin
-# ``v.g`` overlap, in seconds.
-_OVERLAP = "date_part('epoch', least(v.nt, {edge}[v.g + 1]) - greatest(v.t, {edge}[v.g]))"
-
 METRICS: dict[str, Metric] = {
     "total_time": Metric("{sum}(i.secs)", "0.0", duration=True),
     "session_count": Metric("{sum}(i.starts)::bigint", "0"),
@@ -173,16 +169,27 @@ METRICS: dict[str, Metric] = {
     "team_count": Metric("{sum}((i.secs > 0 AND i.team_id IS NOT NULL)::int)::bigint", "0", per="team_id"),
     # SPEC §11. Session time in the row's interval over its length (a short first or last bin: its own).
     "avg_concurrency": Metric("{sum}(i.secs)", "0.0", final="COALESCE({m}, 0.0) / {seconds}"),
-    # The most sessions of the group in progress at one instant of the bin.
-    "peak_concurrency": Metric("max(v.running)", "0", timeline="group", sql_type="int8"),
+    # Per bin: the most in progress after a start inside it, or at its start (sessions carried in).
+    "peak_concurrency": Metric(
+        "greatest(max(u.peak), coalesce(sum(sum(u.net)) OVER earlier, 0) + coalesce(sum(u.at_start), 0))::bigint",
+        "0",
+        timeline="concurrency",
+    ),
     # Per device the time with a session in progress (its sessions' union), summed over the devices,
     # over the device time available; null when the group has no device.
     "utilization": Metric(
-        f"sum({_OVERLAP})",
+        "sum(u.busy)",
         "NULL",
-        timeline="device",
+        timeline="busy",
         final="100 * COALESCE({m}, 0.0) / NULLIF({devices} * {seconds}, 0)",
         device_set=True,
+        # A group of one device is busy where its running count is above zero: read off the
+        # concurrency timeline (one sort for both metrics) as in ``_concurrency``.
+        per_device=(
+            "concurrency",
+            "coalesce(sum(u.ups), 0) - coalesce(sum(u.downs), 0) + CASE WHEN coalesce(sum(sum(u.net)) OVER earlier, 0)"
+            " > 0 THEN date_part('epoch', {edge}[u.b + 1] - {edge}[u.b]) ELSE 0 END",
+        ),
     ),
 }
 
@@ -373,7 +380,7 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
     timeline_ctes = ""
     if len(first_metrics) < len(metrics):
         timeline_ctes, agg = _with_timelines(
-            spec, metrics, dims=dims, keys=keys, where=where, device_join=device_join, edge=edge, agg=agg
+            metrics, dims=dims, keys=keys, where=where, device_join=device_join, edge=edge, agg=agg
         )
     if any(m.device_set for m in metrics):
         timeline_ctes += _device_counts(dims, keys, universe_filters["device"])
@@ -451,39 +458,88 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
     return sql, params
 
 
-def _timeline(source: str, partition: list[str], values: str, *, edge: str) -> str:
-    """Per (bin, partition) the ``values`` over the intervals in which the partition's session count
-    stays the same, from a running count of +1 at each start and -1 at each end.
+def _concurrency(*, cols: list[str], sessions: str, edge: str) -> str:
+    """Per (bin, group) of a running count of +1 at each start and -1 at each end: ``peak``, the most
+    in progress after a start in the bin; ``net``, starts less ends in it; ``at_start``, those at its
+    first instant; ``ups`` and ``downs``, the seconds to the bin's end from each instant the count
+    leaves and returns to zero.
 
-    Sessions are half-open: at an instant ends sort before starts, and only the last event of an
-    instant closes an interval ``[t, nt)`` (so touching sessions never overlap). An interval with
-    sessions in progress belongs to every bin it overlaps: the bin of its start, the bins it spans
-    (sessions that began before a bin count in it) and the bin of its end when it reaches into it.
+    At one instant ends come before starts, so a session ending at t and one starting at t never
+    overlap, and the count after a start is at most the count at its instant (the last start of the
+    instant reaches it): a bin's peak is the largest count after a start in it, or the count at its
+    start (sessions carried in: the ``net`` of the group's earlier bins plus ``at_start``, summed
+    over the bins later). Events keep their stored times; those before the range count in bin 1 at
+    its start (their sessions are all still running then, so no count before it is higher), those
+    at or after its end nowhere.
     """
-    cols = "".join(f"{c}, " for c in partition)
-    over = f"PARTITION BY {', '.join(partition)} " if partition else ""
-    # Set-returning functions in select lists (ProjectSet) rather than lateral joins: a join rescans
-    # a function or VALUES node per row, which cost more than the sort.
+    over = f"PARTITION BY {', '.join(cols)} " if cols else ""
+    names = "".join(f"{c}, " for c in cols)
+    b = "greatest(v.b, 1)"
     return f"""
-        SELECT v.g AS b, {cols}{values}
+        SELECT {b} AS b, {names}max(v.running) FILTER (WHERE v.d = 1) AS peak, sum(v.d) AS net,
+               sum(v.d) FILTER (WHERE v.t <= {edge}[{b}]) AS at_start,
+               sum(date_part('epoch', {edge}[{b} + 1] - greatest(v.t, {edge}[{b}])))
+                   FILTER (WHERE v.d = 1 AND v.running = 1) AS ups,
+               sum(date_part('epoch', {edge}[{b} + 1] - v.t)) FILTER (WHERE v.d = -1 AND v.running = 0) AS downs
         FROM (
-            SELECT {cols}v.t, v.nt, v.running,
-                   generate_series(v.b, CASE WHEN v.nt > {edge}[v.nb] THEN v.nb ELSE v.nb - 1 END) AS g
-            FROM (
-                SELECT {cols}x.t, x.b, sum(x.d) OVER w AS running, lead(x.t) OVER w AS nt, lead(x.b) OVER w AS nb
-                FROM (
-                    SELECT {cols}x.t, x.d, width_bucket(x.t, {edge}) AS b
-                    FROM (SELECT {cols}unnest(ARRAY[c.s0, c.s1]) AS t, unnest('{{1,-1}}'::int[]) AS d FROM {source} c) x
-                ) x
-                WINDOW w AS ({over}ORDER BY x.t, x.d ROWS UNBOUNDED PRECEDING)
-            ) v
-            WHERE v.running > 0 AND v.nt > v.t
+            SELECT {names}x.t, x.d, width_bucket(x.t, {edge}) AS b,
+                   sum(x.d) OVER ({over}ORDER BY x.t, x.d ROWS UNBOUNDED PRECEDING) AS running
+            FROM ({sessions.format(times="e.start_time AS t, 1 AS d")}
+                  UNION ALL {sessions.format(times="e.end_time, -1")}) x
         ) v
-        GROUP BY v.g{"".join(f", {c}" for c in partition)}"""
+        WHERE v.b <= %(n_bins)s
+        GROUP BY 1{"".join(f", {c}" for c in cols)}"""
+
+
+def _busy(*, cols: list[str], sessions: str, edge: str) -> str:
+    """Per (bin, group): ``busy``, the seconds in which each device of the group had a session in
+    progress, summed over the devices.
+
+    A device's sessions in start order, each cut to what lies after the latest end before it: the
+    pieces are disjoint and cover their union (gaps and islands without numbering the islands).
+    The pieces are then spread over the bins as the report spreads sessions (see ``spans``).
+    """
+    names = "".join(f"{c}, " for c in cols)
+    group = "".join(f", {c}" for c in cols)
+    return f"""
+        SELECT p.b, {names}sum(CASE WHEN p.b1 = p.b0 THEN p.durations
+                    WHEN p.b = p.b0 THEN p.durations - p.tail
+                         - p.n * date_part('epoch', {edge}[p.b1] - {edge}[p.b0 + 1])
+                    WHEN p.b = p.b1 THEN p.tail
+                    ELSE p.n * date_part('epoch', {edge}[p.b + 1] - {edge}[p.b]) END) AS busy
+        FROM (
+            SELECT y.*, generate_series(y.b0, least(y.b1, %(n_bins)s)) AS b
+            FROM (
+                SELECT z.b0, z.b1{group}, sum(date_part('epoch', z.pe - z.ps)) AS durations,
+                       sum(date_part('epoch', z.pe - {edge}[z.b1])) FILTER (WHERE z.b1 > z.b0) AS tail, count(*) AS n
+                FROM (
+                    SELECT {names}z.ps, z.pe, width_bucket(z.ps, {edge}) AS b0, width_bucket(z.pe, {edge}) AS b1
+                    FROM (
+                        SELECT {names}greatest(greatest(c.start_time, %(rs)s), max(least(c.end_time, %(re)s)) OVER (
+                                   PARTITION BY c.dev ORDER BY c.start_time
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS ps,
+                               least(c.end_time, %(re)s) AS pe
+                        FROM ({sessions.format(times="e.start_time, e.end_time")}) c
+                    ) z
+                    WHERE z.pe > z.ps
+                ) z
+                GROUP BY z.b0, z.b1{group}
+            ) y
+        ) p
+        GROUP BY p.b{group}"""
+
+
+# Side queries of timeline metrics: SQL of (b, group keys, columns), and the columns' types.
+TIMELINES: dict[str, tuple[Callable[..., str], dict[str, str]]] = {
+    "concurrency": (
+        _concurrency,
+        {"peak": "int8", "net": "int8", "at_start": "int8", "ups": "float8", "downs": "float8"},
+    ),
+    "busy": (_busy, {"busy": "float8"}),
+}
 
 
 def _with_timelines(
-    spec: ReportSpec,
     metrics: list[Metric],
     *,
     dims: list[Dimension],
@@ -499,52 +555,41 @@ def _with_timelines(
     need ``IS NOT DISTINCT FROM`` on null groups (sessions without a team), which cannot hash.
     """
     key_select = "".join(f", {d.key} AS {k}" for d, k in zip(dims, keys, strict=True))
-    # Sessions inside the range, clipped to it; zero-length ones are never in progress.
-    ctes = [
-        f"""agg0 AS ({agg}),
-        clipped AS (
-            SELECT e.device_id AS dev{key_select},
-                   greatest(e.start_time, %(rs)s) AS s0, least(e.end_time, %(re)s) AS s1
-            FROM usage_usageevent e{device_join}
-            WHERE {" AND ".join(where)} AND e.end_time > e.start_time AND e.end_time > %(rs)s
-        ),"""
-    ]
-    # Per device: its own key when the grouping is by device, else the device within its group.
-    by_device = keys if "e.device_id" in (d.key for d in dims) else ["dev", *keys]
-    branches = []
-    for partition in ("group", "device"):
-        chosen = [(i, m) for i, m in enumerate(metrics) if m.timeline == partition]
-        if not chosen:
-            continue
-        cols = keys if partition == "group" else by_device
-        values = ", ".join(f"{m.value.format(edge=edge)} AS m{i}" for i, m in chosen)
-        ctes.append(f"tl_{partition} AS ({_timeline('clipped', cols, values, edge=edge)}),")
-        source = f"tl_{partition}"
-        if cols != keys:  # summed over the group's devices
-            sums = ", ".join(f"sum(m{i}) AS m{i}" for i, _ in chosen)
-            source = f"(SELECT b{''.join(f', {k}' for k in keys)}, {sums} FROM tl_{partition} GROUP BY b" + (
-                "".join(f", {k}" for k in keys) + ")"
-            )
-        branches.append((source, {i for i, _ in chosen}))
-
+    # The sessions with time inside the range (zero-length ones are never in progress), as one
+    # time column ``t`` (or several) and a constant ``d``.
+    sessions = (
+        f"SELECT e.device_id AS dev{key_select}, {{times}} FROM usage_usageevent e{device_join} "
+        f"WHERE {' AND '.join(where)} AND e.end_time > e.start_time AND e.end_time > %(rs)s"
+    )
+    if [d.key for d in dims] == ["e.device_id"]:
+        metrics = [replace(m, timeline=m.per_device[0], value=m.per_device[1]) if m.per_device else m for m in metrics]
+    used = list(dict.fromkeys(m.timeline for m in metrics if m.timeline))
+    columns = {name: sql_type for t in used for name, sql_type in TIMELINES[t][1].items()}
+    first = [f"m{i}" for i, m in enumerate(metrics) if not m.timeline]
     group_keys = "".join(f", {k}" for k in keys)
-    first = [i for i, m in enumerate(metrics) if not m.timeline]
+    ctes = [f"agg0 AS ({agg}),"]
     union = [
-        f"SELECT b{group_keys}, "
-        + ", ".join(f"m{i}" if i in first else f"NULL::{metrics[i].sql_type} AS m{i}" for i in range(len(metrics)))
+        f"SELECT b{group_keys}{''.join(f', {m}' for m in first)}"
+        + "".join(f", NULL::{sql_type} AS {name}" for name, sql_type in columns.items())
         + ", active FROM agg0"
     ]
-    for source, present in branches:
+    for name in used:
+        build, own = TIMELINES[name]
+        ctes.append(f"tl_{name} AS ({build(cols=keys, sessions=sessions, edge=edge)}),")
         union.append(
-            f"SELECT b{group_keys}, "
-            + ", ".join(f"m{i}" if i in present else f"NULL AS m{i}" for i in range(len(metrics)))
-            + f", false FROM {source} s"
+            f"SELECT b{group_keys}{''.join(', NULL' for _ in first)}"
+            + "".join(f", {c}" if c in own else f", NULL::{sql_type}" for c, sql_type in columns.items())
+            + f", false FROM tl_{name}"
         )
+    values = "".join(
+        f", max(u.m{i}) AS m{i}" if not m.timeline else f", {m.value.format(edge=edge)} AS m{i}"
+        for i, m in enumerate(metrics)
+    )
+    over = f"PARTITION BY {', '.join(f'u.{k}' for k in keys)} " if keys else ""
     combined = (
-        f"SELECT u.b{''.join(f', u.{k}' for k in keys)}, "
-        + ", ".join(f"max(u.m{i}) AS m{i}" for i in range(len(metrics)))
-        + f", bool_or(u.active) AS active FROM ({' UNION ALL '.join(union)}) u GROUP BY u.b"
-        + "".join(f", u.{k}" for k in keys)
+        f"SELECT u.b{''.join(f', u.{k}' for k in keys)}{values}, bool_or(u.active) AS active "
+        f"FROM ({' UNION ALL '.join(union)}) u GROUP BY u.b{''.join(f', u.{k}' for k in keys)} "
+        f"WINDOW earlier AS ({over}ORDER BY u.b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
     )
     return "\n".join(ctes), combined
 

@@ -4,7 +4,8 @@ For random sessions on four devices of three hosts (often overlapping on one dev
 starting or ending exactly where another does or on a bin edge), a random range, zone and bin size:
 - ``peak_concurrency`` of the org and of each device equals a sweep over every instant that matters
   (the bin start and every session start in the bin);
-- a device's ``utilization`` equals 100 x its merged busy time in the bin ÷ the bin's length;
+- a device's ``utilization`` equals 100 x its merged busy time in the bin ÷ the bin's length, a
+  host's and the org's 100 x their devices' merged busy time ÷ (devices x the bin's length);
 - ``avg_concurrency`` times the bin's length equals ``total_time``;
 - every ``utilization`` (org, device, host) lies in [0, 100];
 - the org's ``peak_concurrency`` is at least each device's in the same bin.
@@ -123,12 +124,23 @@ def test_the_new_metrics_agree_with_a_brute_force(api, devices, sessions, first,
     every = [(s, e) for _, s, e in spans]
     per_device = [[(s, e) for d, s, e in spans if d == n] for n in range(4)]
     org_rows, device_rows = reports["org"], reports["device"]
-    assert len(org_rows) == len(bins) and len(device_rows) == 4 * len(bins)  # display_all: every device, every bin
+    assert (len(org_rows), len(device_rows), len(reports["host"])) == (
+        len(bins),
+        4 * len(bins),
+        3 * len(bins),
+    )  # display_all: every device, every bin
     for index, (a, c) in enumerate(bins):
         seconds = (c - a).total_seconds()
         org = org_rows[index]
         assert org["peak_concurrency"] == brute_peak(every, a, c)
         assert org["avg_concurrency"] * seconds == pytest.approx(org["total_time"], abs=1e-6)
+        busy = [merged_busy(per_device[n], a, c) for n in range(4)]
+        assert org["utilization"] == pytest.approx(100 * sum(busy) / (4 * seconds), abs=1e-9)
+        # Hosts h0 (d0, d1), h1 (d2), h2 (d3), in hostname order.
+        hosts = reports["host"][3 * index : 3 * index + 3]
+        assert [r["utilization"] for r in hosts] == pytest.approx(
+            [100 * (busy[0] + busy[1]) / (2 * seconds), 100 * busy[2] / seconds, 100 * busy[3] / seconds], abs=1e-9
+        )
         for n in range(4):
             row = device_rows[4 * index + n]
             assert row["device_address"] == devices[n].device_id + "@" + devices[n].host.hostname
