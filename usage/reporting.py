@@ -171,7 +171,7 @@ METRICS: dict[str, Metric] = {
     "avg_concurrency": Metric("{sum}(i.secs)", "0.0", final="COALESCE({m}, 0.0) / {seconds}"),
     # Per bin: the most in progress after a start inside it, or at its start (sessions carried in).
     "peak_concurrency": Metric(
-        "greatest(max(u.peak), coalesce(sum(sum(u.net)) OVER earlier, 0) + coalesce(sum(u.at_start), 0))::bigint",
+        "greatest(max(u.peak), coalesce(sum(sum(u.net)) OVER earlier, 0))::bigint",
         "0",
         timeline="concurrency",
     ),
@@ -460,35 +460,32 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
 
 def _concurrency(*, cols: list[str], sessions: str, edge: str) -> str:
     """Per (bin, group) of a running count of +1 at each start and -1 at each end: ``peak``, the most
-    in progress after a start in the bin; ``net``, starts less ends in it; ``at_start``, those at its
-    first instant; ``ups`` and ``downs``, the seconds to the bin's end from each instant the count
-    leaves and returns to zero.
+    in progress after a start in the bin; ``net``, starts less ends in it; ``ups`` and ``downs``,
+    the seconds to the bin's end from each instant the count leaves and returns to zero.
 
     At one instant ends come before starts, so a session ending at t and one starting at t never
     overlap, and the count after a start is at most the count at its instant (the last start of the
-    instant reaches it): a bin's peak is the largest count after a start in it, or the count at its
-    start (sessions carried in: the ``net`` of the group's earlier bins plus ``at_start``, summed
-    over the bins later). Events keep their stored times; those before the range count in bin 1 at
-    its start (their sessions are all still running then, so no count before it is higher), those
-    at or after its end nowhere.
+    instant reaches it). An end belongs to the bin of its session's last instant (an end on an edge
+    to the bin before), so the count at a bin's start less the starts there is the ``net`` of the
+    group's earlier bins (summed over the bins later): a bin's peak is the larger of that and the
+    counts after its starts. Events keep their stored times; starts before the range count in bin 1
+    (their sessions are all still running at its start, so no count before it is higher).
     """
     over = f"PARTITION BY {', '.join(cols)} " if cols else ""
     names = "".join(f"{c}, " for c in cols)
-    b = "greatest(v.b, 1)"
+    starts = sessions.format(times=f"e.start_time AS t, 1 AS d, greatest(width_bucket(e.start_time, {edge}), 1) AS b")
+    ends = sessions.format(times=f"e.end_time, -1, width_bucket(e.end_time - interval '1 microsecond', {edge})")
     return f"""
-        SELECT {b} AS b, {names}max(v.running) FILTER (WHERE v.d = 1) AS peak, sum(v.d) AS net,
-               sum(v.d) FILTER (WHERE v.t <= {edge}[{b}]) AS at_start,
-               sum(date_part('epoch', {edge}[{b} + 1] - greatest(v.t, {edge}[{b}])))
+        SELECT v.b, {names}max(v.running) FILTER (WHERE v.d = 1) AS peak, sum(v.d) AS net,
+               sum(date_part('epoch', {edge}[v.b + 1] - greatest(v.t, {edge}[v.b])))
                    FILTER (WHERE v.d = 1 AND v.running = 1) AS ups,
-               sum(date_part('epoch', {edge}[{b} + 1] - v.t)) FILTER (WHERE v.d = -1 AND v.running = 0) AS downs
+               sum(date_part('epoch', {edge}[v.b + 1] - v.t)) FILTER (WHERE v.d = -1 AND v.running = 0) AS downs
         FROM (
-            SELECT {names}x.t, x.d, width_bucket(x.t, {edge}) AS b,
-                   sum(x.d) OVER ({over}ORDER BY x.t, x.d ROWS UNBOUNDED PRECEDING) AS running
-            FROM ({sessions.format(times="e.start_time AS t, 1 AS d")}
-                  UNION ALL {sessions.format(times="e.end_time, -1")}) x
+            SELECT {names}x.t, x.d, x.b, sum(x.d) OVER ({over}ORDER BY x.t, x.d ROWS UNBOUNDED PRECEDING) AS running
+            FROM ({starts} UNION ALL {ends}) x
         ) v
         WHERE v.b <= %(n_bins)s
-        GROUP BY 1{"".join(f", {c}" for c in cols)}"""
+        GROUP BY {names}v.b"""
 
 
 def _busy(*, cols: list[str], sessions: str, edge: str) -> str:
@@ -519,7 +516,7 @@ def _busy(*, cols: list[str], sessions: str, edge: str) -> str:
                                    PARTITION BY c.dev ORDER BY c.start_time
                                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS ps,
                                least(c.end_time, %(re)s) AS pe
-                        FROM ({sessions.format(times="e.start_time, e.end_time")}) c
+                        FROM ({sessions.format(times="e.device_id AS dev, e.start_time, e.end_time")}) c
                     ) z
                     WHERE z.pe > z.ps
                 ) z
@@ -533,7 +530,7 @@ def _busy(*, cols: list[str], sessions: str, edge: str) -> str:
 TIMELINES: dict[str, tuple[Callable[..., str], dict[str, str]]] = {
     "concurrency": (
         _concurrency,
-        {"peak": "int8", "net": "int8", "at_start": "int8", "ups": "float8", "downs": "float8"},
+        {"peak": "int8", "net": "int8", "ups": "float8", "downs": "float8"},
     ),
     "busy": (_busy, {"busy": "float8"}),
 }
@@ -558,7 +555,7 @@ def _with_timelines(
     # The sessions with time inside the range (zero-length ones are never in progress), as one
     # time column ``t`` (or several) and a constant ``d``.
     sessions = (
-        f"SELECT e.device_id AS dev{key_select}, {{times}} FROM usage_usageevent e{device_join} "
+        f"SELECT {key_select[2:]}{', ' if key_select else ''}{{times}} FROM usage_usageevent e{device_join} "
         f"WHERE {' AND '.join(where)} AND e.end_time > e.start_time AND e.end_time > %(rs)s"
     )
     if [d.key for d in dims] == ["e.device_id"]:
@@ -588,7 +585,8 @@ def _with_timelines(
     over = f"PARTITION BY {', '.join(f'u.{k}' for k in keys)} " if keys else ""
     combined = (
         f"SELECT u.b{''.join(f', u.{k}' for k in keys)}{values}, bool_or(u.active) AS active "
-        f"FROM ({' UNION ALL '.join(union)}) u GROUP BY u.b{''.join(f', u.{k}' for k in keys)} "
+        # Grouped by the keys first: the sort that groups also orders the window over the bins.
+        f"FROM ({' UNION ALL '.join(union)}) u GROUP BY {''.join(f'u.{k}, ' for k in keys)}u.b "
         f"WINDOW earlier AS ({over}ORDER BY u.b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
     )
     return "\n".join(ctes), combined
