@@ -485,7 +485,7 @@ def _concurrency(*, cols: list[str], sessions: str, edge: str) -> str:
             FROM ({starts} UNION ALL {ends}) x
         ) v
         WHERE v.b <= %(n_bins)s
-        GROUP BY {names}v.b"""
+        GROUP BY v.b{"".join(f", {c}" for c in cols)}"""
 
 
 def _busy(*, cols: list[str], sessions: str, edge: str) -> str:
