@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import yaml
 
 from tests.usage_helpers import body, get, local, make_device, session, utc
 from tests.usage_v2.conftest import DAY, DAY_BIN
@@ -457,3 +458,15 @@ def test_a_second_tenant_sees_none_of_the_first_ones_busy_time(other_api, other_
     assert report(other_api, "/v2/usage", {**DAY, "metrics": NEW}) == [
         mrow(DAY_BIN, peak_concurrency=0, avg_concurrency=0.0, utilization=0.0)
     ]
+
+
+def test_the_schema_documents_metrics_and_the_fields_they_add(api):
+    response = api.get("/api/schema/", secure=True)
+    schema = yaml.safe_load(response.content)
+    for path in ("/v2/usage", "/v2/usage/{grouping}/"):
+        for method in ("get", "post"):
+            (metrics,) = [q for q in schema["paths"][path][method]["parameters"] if q["name"] == "metrics"]
+            assert metrics["schema"]["items"]["enum"] == sorted(VALID.split(", "))
+    row = schema["components"]["schemas"]["UsageReportRow"]["properties"]
+    assert {"peak_concurrency", "avg_concurrency", "utilization", "user_count", "team_count"} <= set(row)
+    assert row["utilization"]["nullable"] is True
