@@ -12,8 +12,8 @@ count a session once, in the bin where it starts, and only if it starts inside t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 from uuid import UUID
 
@@ -43,6 +43,9 @@ class Dimension:
     universe: str  # SELECT of every key value of the organization (for display_all)
     label_source: str = ""
     extras: dict[str, str] = field(default_factory=dict)  # optional label columns, on request
+    # The key as an expression over the device ``d`` and host ``h`` when the group is a set of the
+    # organization's devices (device, host, ...): only then has a group a utilization.
+    device_key: str | None = None
 
 
 _PHONE_MODEL = (
@@ -60,6 +63,7 @@ def _device_attribute(name: str, expression: str) -> Dimension:
         labels=((name, "{k}"),),
         order="{k}",
         universe=f"SELECT DISTINCT {expression} {_DEVICES_OF_ORG} {{device_filters}}",
+        device_key=expression,
     )
 
 
@@ -70,6 +74,7 @@ DIMENSIONS: dict[str, Dimension] = {
         labels=(("device_address", "{a}.device_address"),),
         order="{a}.device_address",
         universe="SELECT d.id " + _DEVICES_OF_ORG + " {device_filters}",
+        device_key="d.id",
     ),
     # Legacy ``group_by_device_id``: one group per device id, merging the hosts it appears on.
     "device_id": _device_attribute("device_id", "d.device_id"),
@@ -100,6 +105,7 @@ DIMENSIONS: dict[str, Dimension] = {
         labels=(("hostname", "{a}.hostname"),),
         order="{a}.hostname",
         universe="SELECT DISTINCT d.host_id " + _DEVICES_OF_ORG + " {device_filters}",
+        device_key="d.host_id",
     ),
     "country": _device_attribute("country", "NULLIF(h.country, '')"),
     "device_model": _device_attribute("device_model", "NULLIF(d.model, '')"),
@@ -121,12 +127,24 @@ DIMENSIONS: dict[str, Dimension] = {
 class Metric:
     """``value`` is written over the first-level rows ``i`` with ``{sum}`` where it sums them: the
     second level fills in ``sum``; with one first-level row per (bin, group) it stays empty and the
-    value is read off that row."""
+    value is read off that row.
+
+    A ``timeline`` metric is read off one of the side queries of ``TIMELINES`` instead: its
+    ``value`` aggregates their columns over the rows ``u`` of a (bin, group), and may read the
+    window ``earlier`` (the group's earlier bins). ``final``, when set, writes the output over the
+    aggregated ``{m}``, the row's interval length in seconds ``{seconds}`` and the number of the
+    group's devices ``{devices}`` (only where ``device_set``).
+    """
 
     value: str
     empty: str  # SQL value of a (bin, group) with no sessions
     per: str | None = None  # the entity a distinct count counts: the first level groups by it too
     needs_started_secs: bool = False
+    duration: bool = False  # seconds: shown in the report's unit where a route has one
+    timeline: str | None = None  # a key of TIMELINES
+    per_device: tuple[str, str] | None = None  # (timeline, value) where each group is one device
+    final: str = ""
+    device_set: bool = False  # needs the group's devices: only for groupings that are sets of devices
 
     def aggregate(self) -> str:
         return self.value.format(sum="sum")
@@ -134,18 +152,53 @@ class Metric:
     def row(self) -> str:
         return self.value.format(sum="")
 
+    def distinct(self) -> str:
+        """A distinct count when the first level holds several counted entities (or none) per row."""
+        return f"count(DISTINCT i.{self.per}) FILTER (WHERE i.secs > 0)"
+
 
 METRICS: dict[str, Metric] = {
-    "total_time": Metric("{sum}(i.secs)", "0.0"),
+    "total_time": Metric("{sum}(i.secs)", "0.0", duration=True),
     "session_count": Metric("{sum}(i.starts)::bigint", "0"),
     "avg_session_length": Metric(
-        "{sum}(i.started_secs) / NULLIF({sum}(i.starts), 0)::float8", "NULL", needs_started_secs=True
+        "{sum}(i.started_secs) / NULLIF({sum}(i.starts), 0)::float8", "NULL", needs_started_secs=True, duration=True
     ),
     # A distinct count: the first-level rows (one per counted entity) with time.
     "device_count": Metric("{sum}((i.secs > 0)::int)::bigint", "0", per="device_id"),
     "user_count": Metric("{sum}((i.secs > 0 AND i.user_id IS NOT NULL)::int)::bigint", "0", per="user_id"),
     "team_count": Metric("{sum}((i.secs > 0 AND i.team_id IS NOT NULL)::int)::bigint", "0", per="team_id"),
+    # SPEC §11. Session time in the row's interval over its length (a short first or last bin: its own).
+    "avg_concurrency": Metric("{sum}(i.secs)", "0.0", final="COALESCE({m}, 0.0) / {seconds}"),
+    # Per bin: the most in progress after a start inside it, or at its start (sessions carried in).
+    "peak_concurrency": Metric(
+        "greatest(max(u.peak), coalesce(sum(sum(u.net)) OVER earlier, 0))::bigint",
+        "0",
+        timeline="concurrency",
+    ),
+    # Per device the time with a session in progress (its sessions' union), summed over the devices,
+    # over the device time available; null when the group has no device.
+    "utilization": Metric(
+        "sum(u.busy)",
+        "NULL",
+        timeline="busy",
+        final="100 * COALESCE({m}, 0.0) / NULLIF({devices} * {seconds}, 0)",
+        device_set=True,
+        # A group of one device is busy where its running count is above zero: read off the
+        # concurrency timeline (one sort for both metrics) as in ``_concurrency``.
+        per_device=(
+            "concurrency",
+            "coalesce(sum(u.ups), 0) - coalesce(sum(u.downs), 0) + CASE WHEN coalesce(sum(sum(u.net)) OVER earlier, 0)"
+            " > 0 THEN date_part('epoch', {edge}[u.b + 1] - {edge}[u.b]) ELSE 0 END",
+        ),
+    ),
 }
+
+
+def unsupported_metrics(metrics: Sequence[str], dimensions: Sequence[str]) -> list[str]:
+    """The metrics among ``metrics`` that a report grouped by ``dimensions`` cannot compute."""
+    device_groups = all(DIMENSIONS[name].device_key for name in dimensions)
+    return [name for name in metrics if METRICS[name].device_set and not device_groups]
+
 
 # --------------------------------------------------------------------------------------------
 # Filters: narrow the sessions (and the display_all universe) before anything is computed.
@@ -263,15 +316,16 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
         " JOIN usage_device d ON d.id = e.device_id JOIN usage_host h ON h.id = d.host_id" if needs_device else ""
     )
 
-    per = {m.per for m in metrics if m.per}
-    if len(per) > 1:
-        raise ValueError("A report can count distinct devices, users or teams, not several at once.")
-    # The counted entity's column: carried through the first level as a group key of its own,
-    # or, when it is a group key already, named after that key (and one level is enough).
-    per_key = next((k for d, k in zip(dims, keys, strict=True) for c in per if d.key == f"e.{c}"), None)
-    per_cols = "" if per_key else "".join(f", {c}" for c in per)
-    per_names = "".join(f", p.{per_key} AS {c}" for c in per) if per_key else per_cols
-    single_level = not per or per_key is not None
+    # The counted entities' columns: carried through the first level as group keys of their own,
+    # or, when one is a group key already, named after that key. One level is enough when nothing
+    # is carried; one carried entity is counted as first-level rows; several (rare) by distinct
+    # counts, which sort.
+    per = list(dict.fromkeys(m.per for m in metrics if m.per))
+    key_of = {d.key: k for d, k in zip(dims, keys, strict=True)}
+    carried = [c for c in per if f"e.{c}" not in key_of]
+    per_cols = "".join(f", {c}" for c in carried)
+    per_names = per_cols + "".join(f", p.{key_of[f'e.{c}']} AS {c}" for c in per if c not in carried)
+    single_level = not carried
     started_secs = any(m.needs_started_secs for m in metrics)
 
     # Sessions are aggregated before they are cut at bin edges, per (first bin b0, last bin b1,
@@ -311,17 +365,35 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
         GROUP BY p.b{group_keys}{per_cols}"""
     # ``active`` decides which (bin, group) rows exist: those with time in them or a session
     # starting there (a zero-length session still counts in session_count).
+    first_metrics = [(i, m) for i, m in enumerate(metrics) if not m.timeline]
     if single_level:
-        rows = "".join(f", {m.row()} AS m{i}" for i, m in enumerate(metrics))
+        rows = "".join(f", {m.row()} AS m{i}" for i, m in first_metrics)
         agg = f"SELECT i.b{group_keys}{rows}, i.secs > 0 OR i.starts > 0 AS active FROM first_level i"
     else:
-        aggregates = "".join(f", {m.aggregate()} AS m{i}" for i, m in enumerate(metrics))
+        aggregates = "".join(
+            f", {m.aggregate() if not m.per or carried == [m.per] else m.distinct()} AS m{i}" for i, m in first_metrics
+        )
         agg = (
             f"SELECT i.b{group_keys}{aggregates}, sum(i.secs) > 0 OR sum(i.starts) > 0 AS active "
             f"FROM first_level i GROUP BY i.b{group_keys}"
         )
+    timeline_ctes = ""
+    if len(first_metrics) < len(metrics):
+        timeline_ctes, agg = _with_timelines(
+            metrics, dims=dims, keys=keys, where=where, device_join=device_join, edge=edge, agg=agg
+        )
+    if any(m.device_set for m in metrics):
+        timeline_ctes += _device_counts(dims, keys, universe_filters["device"])
 
-    metric_out = [f"COALESCE(r.m{i}, {m.empty})" if m.empty != "NULL" else f"r.m{i}" for i, m in enumerate(metrics)]
+    seconds = f"date_part('epoch', {edge}[r.rb + 1] - {edge}[r.rb])"
+    metric_out = [
+        m.final.format(m=f"r.m{i}", seconds=seconds, devices="dv.n")
+        if m.final
+        else f"COALESCE(r.m{i}, {m.empty})"
+        if m.empty != "NULL"
+        else f"r.m{i}"
+        for i, m in enumerate(metrics)
+    ]
     metric_cols = "".join(f", a.m{i}" for i in range(len(metrics)))
 
     if not dims:
@@ -367,11 +439,15 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
             label_cols.append(f"{expr.format(**fmt)} AS {name}")
         label_cols += [f"lab{i}.{name}" for name in extras]
 
+    if any(m.device_set for m in metrics):
+        on = " AND ".join(f"dv.{k} = r.{k}" for k in keys)
+        joins.append(f"LEFT JOIN devices dv ON {on}" if keys else "CROSS JOIN devices dv")
     select = ", ".join(["r.rb", *label_cols, *metric_out])
     sql = f"""
         WITH {" ".join(label_ctes)}
         spans AS ({spans}),
         first_level AS ({first_level}),
+        {timeline_ctes}
         agg AS ({agg}),
         -- Materialized so that labels are hash-joined: row estimates of the levels above are far
         -- off, and the planner otherwise rescans a label CTE once per row to keep the bin order.
@@ -380,6 +456,148 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
         FROM result r {" ".join(joins)}
         ORDER BY {", ".join(order)}"""
     return sql, params
+
+
+def _concurrency(*, cols: list[str], sessions: str, edge: str) -> str:
+    """Per (bin, group) of a running count of +1 at each start and -1 at each end: ``peak``, the most
+    in progress after a start in the bin; ``net``, starts less ends in it; ``ups`` and ``downs``,
+    the seconds to the bin's end from each instant the count leaves and returns to zero.
+
+    At one instant ends come before starts, so a session ending at t and one starting at t never
+    overlap, and the count after a start is at most the count at its instant (the last start of the
+    instant reaches it). An end belongs to the bin of its session's last instant (an end on an edge
+    to the bin before), so the count at a bin's start less the starts there is the ``net`` of the
+    group's earlier bins (summed over the bins later): a bin's peak is the larger of that and the
+    counts after its starts. Events keep their stored times; starts before the range count in bin 1
+    (their sessions are all still running at its start, so no count before it is higher).
+    """
+    over = f"PARTITION BY {', '.join(cols)} " if cols else ""
+    names = "".join(f"{c}, " for c in cols)
+    starts = sessions.format(times=f"e.start_time AS t, 1 AS d, greatest(width_bucket(e.start_time, {edge}), 1) AS b")
+    ends = sessions.format(times=f"e.end_time, -1, width_bucket(e.end_time - interval '1 microsecond', {edge})")
+    return f"""
+        SELECT v.b, {names}max(v.running) FILTER (WHERE v.d = 1) AS peak, sum(v.d) AS net,
+               sum(date_part('epoch', {edge}[v.b + 1] - greatest(v.t, {edge}[v.b])))
+                   FILTER (WHERE v.d = 1 AND v.running = 1) AS ups,
+               sum(date_part('epoch', {edge}[v.b + 1] - v.t)) FILTER (WHERE v.d = -1 AND v.running = 0) AS downs
+        FROM (
+            SELECT {names}x.t, x.d, x.b, sum(x.d) OVER ({over}ORDER BY x.t, x.d ROWS UNBOUNDED PRECEDING) AS running
+            FROM ({starts} UNION ALL {ends}) x
+        ) v
+        WHERE v.b <= %(n_bins)s
+        GROUP BY v.b{"".join(f", {c}" for c in cols)}"""
+
+
+def _busy(*, cols: list[str], sessions: str, edge: str) -> str:
+    """Per (bin, group): ``busy``, the seconds in which each device of the group had a session in
+    progress, summed over the devices.
+
+    A device's sessions in start order, each cut to what lies after the latest end before it: the
+    pieces are disjoint and cover their union (gaps and islands without numbering the islands).
+    The pieces are then spread over the bins as the report spreads sessions (see ``spans``).
+    """
+    names = "".join(f"{c}, " for c in cols)
+    group = "".join(f", {c}" for c in cols)
+    return f"""
+        SELECT p.b, {names}sum(CASE WHEN p.b1 = p.b0 THEN p.durations
+                    WHEN p.b = p.b0 THEN p.durations - p.tail
+                         - p.n * date_part('epoch', {edge}[p.b1] - {edge}[p.b0 + 1])
+                    WHEN p.b = p.b1 THEN p.tail
+                    ELSE p.n * date_part('epoch', {edge}[p.b + 1] - {edge}[p.b]) END) AS busy
+        FROM (
+            SELECT y.*, generate_series(y.b0, least(y.b1, %(n_bins)s)) AS b
+            FROM (
+                SELECT z.b0, z.b1{group}, sum(date_part('epoch', z.pe - z.ps)) AS durations,
+                       sum(date_part('epoch', z.pe - {edge}[z.b1])) FILTER (WHERE z.b1 > z.b0) AS tail, count(*) AS n
+                FROM (
+                    SELECT {names}z.ps, z.pe, width_bucket(z.ps, {edge}) AS b0, width_bucket(z.pe, {edge}) AS b1
+                    FROM (
+                        SELECT {names}greatest(greatest(c.start_time, %(rs)s), max(least(c.end_time, %(re)s)) OVER (
+                                   PARTITION BY c.dev ORDER BY c.start_time
+                                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS ps,
+                               least(c.end_time, %(re)s) AS pe
+                        FROM ({sessions.format(times="e.device_id AS dev, e.start_time, e.end_time")}) c
+                    ) z
+                    WHERE z.pe > z.ps
+                ) z
+                GROUP BY z.b0, z.b1{group}
+            ) y
+        ) p
+        GROUP BY p.b{group}"""
+
+
+# Side queries of timeline metrics: SQL of (b, group keys, columns), and the columns' types.
+TIMELINES: dict[str, tuple[Callable[..., str], dict[str, str]]] = {
+    "concurrency": (
+        _concurrency,
+        {"peak": "int8", "net": "int8", "ups": "float8", "downs": "float8"},
+    ),
+    "busy": (_busy, {"busy": "float8"}),
+}
+
+
+def _with_timelines(
+    metrics: list[Metric],
+    *,
+    dims: list[Dimension],
+    keys: list[str],
+    where: list[str],
+    device_join: str,
+    edge: str,
+    agg: str,
+) -> tuple[str, str]:
+    """The CTEs of the timeline metrics, and ``agg`` with their values joined in.
+
+    Their rows are appended to the first level's and grouped again by (bin, group): a join would
+    need ``IS NOT DISTINCT FROM`` on null groups (sessions without a team), which cannot hash.
+    """
+    key_select = "".join(f", {d.key} AS {k}" for d, k in zip(dims, keys, strict=True))
+    # The sessions with time inside the range (zero-length ones are never in progress), as one
+    # time column ``t`` (or several) and a constant ``d``.
+    sessions = (
+        f"SELECT {key_select[2:]}{', ' if key_select else ''}{{times}} FROM usage_usageevent e{device_join} "
+        f"WHERE {' AND '.join(where)} AND e.end_time > e.start_time AND e.end_time > %(rs)s"
+    )
+    if [d.key for d in dims] == ["e.device_id"]:
+        metrics = [replace(m, timeline=m.per_device[0], value=m.per_device[1]) if m.per_device else m for m in metrics]
+    used = list(dict.fromkeys(m.timeline for m in metrics if m.timeline))
+    columns = {name: sql_type for t in used for name, sql_type in TIMELINES[t][1].items()}
+    first = [f"m{i}" for i, m in enumerate(metrics) if not m.timeline]
+    group_keys = "".join(f", {k}" for k in keys)
+    ctes = [f"agg0 AS ({agg}),"]
+    union = [
+        f"SELECT b{group_keys}{''.join(f', {m}' for m in first)}"
+        + "".join(f", NULL::{sql_type} AS {name}" for name, sql_type in columns.items())
+        + ", active FROM agg0"
+    ]
+    for name in used:
+        build, own = TIMELINES[name]
+        ctes.append(f"tl_{name} AS ({build(cols=keys, sessions=sessions, edge=edge)}),")
+        union.append(
+            f"SELECT b{group_keys}{''.join(', NULL' for _ in first)}"
+            + "".join(f", {c}" if c in own else f", NULL::{sql_type}" for c, sql_type in columns.items())
+            + f", false FROM tl_{name}"
+        )
+    values = "".join(
+        f", max(u.m{i}) AS m{i}" if not m.timeline else f", {m.value.format(edge=edge)} AS m{i}"
+        for i, m in enumerate(metrics)
+    )
+    over = f"PARTITION BY {', '.join(f'u.{k}' for k in keys)} " if keys else ""
+    combined = (
+        f"SELECT u.b{''.join(f', u.{k}' for k in keys)}{values}, bool_or(u.active) AS active "
+        # Grouped by the keys first: the sort that groups also orders the window over the bins.
+        f"FROM ({' UNION ALL '.join(union)}) u GROUP BY {''.join(f'u.{k}, ' for k in keys)}u.b "
+        f"WINDOW earlier AS ({over}ORDER BY u.b ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+    )
+    return "\n".join(ctes), combined
+
+
+def _device_counts(dims: list[Dimension], keys: list[str], device_filters: list[str]) -> str:
+    """How many of the organization's devices each group holds (device filters narrow them)."""
+    cols = ", ".join(f"{d.device_key} AS {k}" for d, k in zip(dims, keys, strict=True))
+    narrowing = "".join(f" AND {c}" for c in device_filters)
+    group = f" GROUP BY {', '.join(keys)}" if keys else ""
+    return f"devices AS (SELECT {cols}{', ' if cols else ''}count(*) AS n {_DEVICES_OF_ORG}{narrowing}{group}),"
 
 
 def run_report(spec: ReportSpec, *, chunk_size: int = 5000) -> Report:

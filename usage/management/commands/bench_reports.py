@@ -8,6 +8,9 @@ default ``usage_bench``, created on the configured server and reused if it alrea
 number of sessions; ``--regenerate`` after changing ``--shuffled``), stored in time order as they
 arrive (``--shuffled``: in random order), then times reports through the API with a real token:
 JSON end to end (until the last byte), and CSV streamed with the peak Python memory meanwhile.
+
+``--metrics peak_concurrency,utilization`` times each report instead twice, back to back: as it is
+and with ``metrics=...`` (SPEC §11), in wall time and PostgreSQL backend CPU, and their ratios.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from django.db import connection
 from django.test import Client
 from psycopg import sql
 
+from core.management.commands.bench_import import backend_cpu_seconds
 from core.models import ApiToken
 from usage.models import Organization, OrganizationMembership, UsageEvent
 
@@ -120,9 +124,19 @@ class Command(BaseCommand):
         parser.add_argument(
             "--shuffled", action="store_true", help="Store generated sessions in random order, not by time."
         )
+        parser.add_argument("--metrics", default="", help="Compare each report with and without metrics=...")
 
     def handle(
-        self, *args, sessions: int, database: str, repeat: int, regenerate: bool, only: str, shuffled: bool, **options
+        self,
+        *args,
+        sessions: int,
+        database: str,
+        repeat: int,
+        regenerate: bool,
+        only: str,
+        shuffled: bool,
+        metrics: str,
+        **options,
     ) -> None:
         self.use_database(database, recreate=regenerate)
         call_command("migrate", verbosity=0)
@@ -131,6 +145,9 @@ class Command(BaseCommand):
         token = self.token()
         client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
         self.stdout.write(f"{sessions:,} sessions in database {database!r}; median of {repeat} runs\n")
+        if metrics:
+            self.compare_metrics(client, metrics, repeat=repeat, only=only)
+            return
         self.stdout.write(f"{'report':42} {'rows':>8} {'JSON s':>8} {'CSV s':>8} {'CSV peak MiB':>13}")
         for label, url in REPORTS:
             if only not in label:
@@ -141,6 +158,36 @@ class Command(BaseCommand):
             rows = len(orjson.loads(body)["report"])  # parsed after timing: the client's cost, not the API's
             csv_s, peak = self.fetch_csv(client, url) if "event page" not in label else (float("nan"), float("nan"))
             self.stdout.write(f"{label:42} {rows:>8,} {json_s:>8.3f} {csv_s:>8.3f} {peak:>13.2f}")
+
+    def compare_metrics(self, client: Client, metrics: str, *, repeat: int, only: str) -> None:
+        """Each report plain, then with ``metrics``, alternately: wall and backend CPU seconds."""
+        self.stdout.write(f"metrics={metrics}\n")
+        self.stdout.write(
+            f"{'report':42} {'rows':>8} {'wall s':>8} {'+m wall':>8} {'ratio':>6} "
+            f"{'CPU s':>7} {'+m CPU':>7} {'ratio':>6}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        for label, url in REPORTS:
+            if only not in label or "event page" in label:
+                continue
+            runs: dict[str, list[tuple[float, float]]] = {"plain": [], "metrics": []}
+            for _ in range(repeat):
+                for kind, target in (("plain", url), ("metrics", f"{url}&metrics={metrics}")):
+                    cpu_before, started = backend_cpu_seconds(pid), time.perf_counter()
+                    body = self.fetch_json(client, target)
+                    wall, cpu_after = time.perf_counter() - started, backend_cpu_seconds(pid)
+                    runs[kind].append((wall, (cpu_after or 0.0) - (cpu_before or 0.0)))
+            rows = len(orjson.loads(body)["report"])
+            (wall, cpu), (m_wall, m_cpu) = (
+                (statistics.median(w for w, _ in runs[k]), statistics.median(c for _, c in runs[k]))
+                for k in ("plain", "metrics")
+            )
+            self.stdout.write(
+                f"{label:42} {rows:>8,} {wall:>8.3f} {m_wall:>8.3f} {m_wall / wall:>6.2f} "
+                f"{cpu:>7.2f} {m_cpu:>7.2f} {m_cpu / cpu if cpu else float('nan'):>6.2f}"
+            )
 
     def use_database(self, name: str, *, recreate: bool) -> None:
         """Point the default connection at ``name`` on the same server, creating it if needed."""
