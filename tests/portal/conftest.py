@@ -107,6 +107,23 @@ class Browser:
 
         self.driver.find_element(By.CSS_SELECTOR, selector).click()
 
+    def navigate(self, action) -> None:
+        """Run ``action`` (a click, back...), which loads another page, and wait for that page's numbers."""
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        # A mark of this page: the page to come, even one restored from the back-forward cache, has another.
+        mark = self.driver.execute_script("return (window.portalMark = Math.random())")
+        action()
+        WebDriverWait(self.driver, 20).until(lambda d: d.execute_script("return window.portalMark") != mark)
+        self.wait_ready()
+
+    def follow(self, selector: str) -> None:
+        """Click what loads another page (a link, a submit button) and wait for it."""
+        self.navigate(lambda: self.click(selector))
+
+    def back(self) -> None:
+        self.navigate(self.driver.back)
+
     @property
     def query(self) -> dict[str, list[str]]:
         from urllib.parse import parse_qs, urlparse
@@ -115,7 +132,7 @@ class Browser:
 
     def fetch_text(self, href: str) -> str:
         """What a link gives when followed with this browser's session (a download, read as text)."""
-        return self.driver.execute_script(
+        return self.driver.execute_async_script(
             "const done = arguments[arguments.length - 1];"
             "fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.text()).then(done, e => done(String(e)));",
             href,

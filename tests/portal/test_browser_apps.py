@@ -72,16 +72,13 @@ def test_the_app_page_shows_seed_001s_cards_the_activity_and_the_users(browser, 
     ]
     browser.screenshots("app")
 
-    browser.click('#users button[data-key="email"]')  # a text column sorts ascending first
-    browser.wait_ready()
+    browser.follow('#users button[data-key="email"]')  # a text column sorts ascending first
     assert browser.query["ordering"] == ["email"]
     assert [row[0] for row in browser.table("#users")] == ["ana@initech.test", "bo@initech.test"]
-    browser.click('#users button[data-key="email"]')
-    browser.wait_ready()
+    browser.follow('#users button[data-key="email"]')
     assert browser.query["ordering"] == ["-email"]
     assert [row[0] for row in browser.table("#users")] == ["bo@initech.test", "ana@initech.test"]
-    browser.driver.back()
-    browser.wait_ready()
+    browser.back()
     assert browser.query["ordering"] == ["email"]
     assert [row[0] for row in browser.table("#users")] == ["ana@initech.test", "bo@initech.test"]
 
@@ -102,16 +99,13 @@ def test_the_app_list_shows_every_app_with_its_change_and_sorts(browser, initech
     assert browser.text("#summary") == "2 apps; showing 1 to 2."
     browser.screenshots("apps")
 
-    browser.click('#apps button[data-key="session_count"]')  # a number column sorts descending first
-    browser.wait_ready()
+    browser.follow('#apps button[data-key="session_count"]')  # a number column sorts descending first
     assert browser.query["ordering"] == ["-session_count"]
     assert [row[0] for row in browser.table("#apps")] == ["Figma", "Zoom"]
-    browser.click('#apps button[data-key="session_count"]')
-    browser.wait_ready()
+    browser.follow('#apps button[data-key="session_count"]')
     assert [row[0] for row in browser.table("#apps")] == ["Zoom", "Figma"]
 
-    browser.click("#apps tbody a")  # Zoom's page, with the same periods
-    browser.wait_ready()
+    browser.follow("#apps tbody a")  # Zoom's page, with the same periods
     zoom_page = f"/clients/{initech['client'].pk}/apps/{initech['zoom'].pk}/"
     assert browser.driver.current_url.split("?")[0].endswith(zoom_page)
     assert browser.query["start_date"] == ["2026-03-01"] and browser.query["compare_end_date"] == ["2026-02-28"]
@@ -124,8 +118,7 @@ def test_the_app_list_pages_through_the_apps(browser, initech, granted):
     browser.login(granted)
     browser.open(f"/clients/{initech['client'].pk}/apps/", {**MARCH, "limit": 2})
     assert [row[0] for row in browser.table("#apps")] == ["Asana", "Basecamp"]
-    browser.click("#next")
-    browser.wait_ready()
+    browser.follow("#next")
     assert browser.query["offset"] == ["2"]
     assert [row[0] for row in browser.table("#apps")] == ["Figma", "Slack"]
     assert browser.text("#summary") == "5 apps; showing 3 to 4."
@@ -150,8 +143,7 @@ def test_a_period_chosen_in_the_form_goes_into_the_url(browser, initech, granted
     browser.open(f"/clients/{initech['client'].pk}/apps/{initech['figma'].pk}/", MARCH)
     form = browser.driver.find_element("id", "start_date")
     browser.driver.execute_script("arguments[0].value = '2026-03-05'", form)
-    browser.click("#controls button[type=submit]")
-    browser.wait_ready()
+    browser.follow("#controls button[type=submit]")
     assert browser.query["start_date"] == ["2026-03-05"]
     assert browser.texts("#card-session_count dd")[0] == "3"
 

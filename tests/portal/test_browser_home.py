@@ -22,8 +22,7 @@ def test_a_member_logs_in_and_sees_their_organization_and_client(browser):
     assert browser.driver.current_url == f"{browser.base_url}/login/?next=/"
     browser.driver.find_element("id", "id_username").send_keys("ana")
     browser.driver.find_element("id", "id_password").send_keys("portal-pass-1")
-    browser.click("form.login button[type=submit]")
-    browser.wait_ready()
+    browser.follow("form.login button[type=submit]")
     assert browser.driver.current_url == f"{browser.base_url}/"
     assert browser.texts("#organizations li strong") == ["Acme"]
     assert browser.texts("#clients li strong") == ["Initech"]
@@ -34,6 +33,5 @@ def test_a_member_logs_in_and_sees_their_organization_and_client(browser):
     ]
     browser.screenshots("home")
 
-    browser.click("header button.link")  # log out
-    browser.wait_ready()
+    browser.follow("header button.link")  # log out
     assert browser.driver.current_url == f"{browser.base_url}/login/"

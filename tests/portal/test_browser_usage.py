@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 
 import pytest
 from rest_framework.test import APIClient
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from core.models import ApiToken
 from tests.portal.conftest import login_user
@@ -83,48 +84,38 @@ def test_the_usage_page_shows_the_headline_against_the_previous_period(browser, 
     browser.click('#groups button[data-key="group"]')
     assert browser.query["ordering"] == ["-group"]
     assert [row[0] for row in browser.table("#groups")] == ["Beta", "Alpha"]
-    browser.driver.back()
-    assert browser.query["ordering"] == ["group"]
+    browser.driver.back()  # the same page: its sort state comes back from the URL
+    WebDriverWait(browser.driver, 10).until(lambda d: browser.query["ordering"] == ["group"])
     assert [row[0] for row in browser.table("#groups")] == ["Alpha", "Beta"]
 
 
 def test_changing_the_grouping_and_filters_moves_the_url_and_the_numbers(browser, acme, member):
-    from selenium.webdriver.support.ui import Select
-
     browser.login(member)
     browser.open(f"/organizations/{acme['org'].pk}/usage/", {**WEEK, "grouping": "team"})
     Select(browser.driver.find_element("id", "grouping")).select_by_value("device")
-    browser.click("#controls button[type=submit]")
-    browser.wait_ready()
+    browser.follow("#controls button[type=submit]")
     assert browser.query["grouping"] == ["device"]
     assert browser.table("#groups") == [["d1@h1.acme.test", "3.00", "2", "1"], ["d2@h1.acme.test", "0.50", "1", "1"]]
-
-    from selenium.webdriver.support.ui import WebDriverWait
 
     picker = browser.driver.find_element("id", "filter_team_id")
     WebDriverWait(browser.driver, 10).until(lambda d: len(Select(picker).options) == 2)  # fed by /v2/teams
     assert [o.text for o in Select(picker).options] == ["Alpha", "Beta"]
     Select(picker).select_by_visible_text("Beta")
-    browser.click("#controls button[type=submit]")
-    browser.wait_ready()
+    browser.follow("#controls button[type=submit]")
     assert browser.query["filter_team_id"] == [str(acme["beta"].pk)]
     assert browser.texts("#figure-total_time dd")[0] == "0.50"
     assert browser.table("#groups") == [["d2@h1.acme.test", "0.50", "1", "1"]]
 
-    browser.driver.back()
-    browser.wait_ready()
+    browser.back()
     assert "filter_team_id" not in browser.query
     assert browser.texts("#figure-total_time dd")[0] == "3.50"
 
 
 def test_a_range_preset_fills_the_dates(browser, acme, member):
-    from selenium.webdriver.support.ui import Select
-
     browser.login(member)
     browser.open(f"/organizations/{acme['org'].pk}/usage/", WEEK)
     today = browser.driver.execute_script("return Portal.today('UTC')")
-    Select(browser.driver.find_element("id", "preset")).select_by_value("7d")
-    browser.wait_ready()
+    browser.navigate(lambda: Select(browser.driver.find_element("id", "preset")).select_by_value("7d"))
     expected_start = browser.driver.execute_script("return Portal.addDays(arguments[0], -6)", today)
     assert (browser.query["start_date"], browser.query["end_date"]) == ([expected_start], [today])
 
@@ -172,8 +163,7 @@ def test_the_device_list_shows_last_use_hours_and_utilization(browser, acme, mem
 def test_the_device_page_shows_its_usage_and_pages_through_its_sessions(browser, acme, member):
     browser.login(member)
     browser.open(f"/organizations/{acme['org'].pk}/devices/", WEEK)
-    browser.click("#devices tbody a")
-    browser.wait_ready()
+    browser.follow("#devices tbody a")
     assert browser.driver.current_url.split("?")[0].endswith(f"/devices/{acme['d1'].pk}/")
     bins = browser.table("#bins")
     assert bins[1] == ["2026-03-02 00:00:00", "2.00", "1", "8.3%"]
@@ -186,12 +176,10 @@ def test_the_device_page_shows_its_usage_and_pages_through_its_sessions(browser,
 
     browser.open(f"/organizations/{acme['org'].pk}/devices/{acme['d1'].pk}/", {**WEEK, "limit": 1})
     assert [row[0] for row in browser.table("#sessions")] == ["2026-03-02 10:00:00"]
-    browser.click("#next")
-    browser.wait_ready()
+    browser.follow("#next")
     assert "cursor" in browser.query
     assert [row[0] for row in browser.table("#sessions")] == ["2026-03-05 09:00:00"]
-    browser.driver.back()
-    browser.wait_ready()
+    browser.back()
     assert [row[0] for row in browser.table("#sessions")] == ["2026-03-02 10:00:00"]
 
 
