@@ -59,7 +59,10 @@ def test_each_v1_route_is_documented_deprecated(schema, path, method):
     parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
     assert set(parameters) == V1_PARAMETERS
     assert parameters["start_date"]["required"] is True
-    assert parameters["filter_on.team_name"]["schema"] == {"type": "array", "items": {"type": "string"}}
+    assert parameters["filter_on.team_name"]["schema"] == {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"},
+    }
     row = schema["components"]["schemas"]["LegacyUsageReportRow"]["properties"]
     assert {"datetime", "device", "user", "team", "teams", "user_notes", "avg_session_length", "unit"} <= set(row)
 

@@ -47,7 +47,7 @@ CSV_HEADER = ["User/Team", "Email", "Device Id", "Hostname", "Start time", "End 
 AUTOMATED_EMAIL = "N/A"
 
 
-class LegacyEventParams(serializers.Serializer):
+class LegacyEventParams(p.Params):
     """Parameters of ``/v0/usage/events`` (seed 000)."""
 
     start_date = p.DateParamField(
@@ -58,9 +58,9 @@ class LegacyEventParams(serializers.Serializer):
         required=False,
         help_text="Day after the last one (UTC, excluded). Default: today. At most 120 days after start_date.",
     )
-    devices = p.StringListField(required=False, help_text="Device addresses (device_id@hostname). Default: all.")
+    devices = p.text_list(help_text="Device addresses (device_id@hostname). Default: all.")
     format = p.ChoiceParamField(choices=["json", "csv"], required=False, default="json", help_text="json or csv.")
-    org_id = serializers.UUIDField(required=False, error_messages={"invalid": "must be a UUID, got {value!r}"})
+    org_id = p.UUIDParamField(required=False, help_text="Staff tokens: the organization to read.")
 
 
 def body_params(request: Request) -> Mapping[str, Any]:

@@ -89,18 +89,11 @@ METRIC_UNITS: dict[str, tuple[MetricUnit, MetricUnit]] = {
     "team_count": (COUNT, COUNT),
 }
 
-# filter_on.<kind> -> field of the core Filters
-FILTER_ON: dict[str, str] = {
-    "team_name": "team_names",
-    "user_email": "user_emails",
-    "device_address": "device_addresses",
-    "hostname": "hostnames",
-}
 DATETIME_FORMATS = {"hour": "%Y-%m-%d %H:%M"}  # other bin sizes: the date alone
 DATE_FORMAT = "%Y-%m-%d"
 
 
-class LegacyReportParams(serializers.Serializer):
+class LegacyReportParams(p.Params):
     """Parameters of every v1 route (seed 000's legacy query parameter table)."""
 
     start_date = p.DateParamField(help_text="First day of the report, YYYYMMDD or YYYY-MM-DD.")
@@ -111,27 +104,22 @@ class LegacyReportParams(serializers.Serializer):
     bin_size = p.BinSizeField(allow_seconds=False, required=False, default="month", help_text="hour, day, week, month.")
     timezone = p.TimezoneField(required=False, help_text="IANA time zone of the dates and bins. Default: UTC.")
     format = p.ChoiceParamField(choices=["json", "csv"], required=False, default="json", help_text="json or csv.")
-    display_all = p.StrictBooleanField(required=False, default=False, help_text="Include groups with no usage.")
-    automated = p.StrictBooleanField(required=False, help_text="Automated (true) or manual (false) sessions only.")
-    combine_phone_os = p.StrictBooleanField(
+    display_all = p.BooleanParamField(required=False, default=False, help_text="Include groups with no usage.")
+    automated = p.BooleanParamField(required=False, help_text="Automated (true) or manual (false) sessions only.")
+    combine_phone_os = p.BooleanParamField(
         required=False, default=False, help_text="devicemodel routes: phones become AndroidPhone / iPhone."
     )
-    group_by_device_id = p.StrictBooleanField(
+    group_by_device_id = p.BooleanParamField(
         required=False, default=False, help_text="device routes: group by device id alone, merging its hosts."
     )
-    include_user_notes = p.StrictBooleanField(
+    include_user_notes = p.BooleanParamField(
         required=False, default=False, help_text="user routes: add the user's notes (user_notes)."
     )
-    org_id = serializers.UUIDField(required=False, error_messages={"invalid": "must be a UUID, got {value!r}"})
+    org_id = p.UUIDParamField(required=False, help_text="Staff tokens: the organization to read.")
 
     def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        # The legacy filter names contain a dot, which a class attribute cannot.
-        for kind, target in FILTER_ON.items():
-            fields[f"filter_on.{kind}"] = p.StringListField(
-                required=False, source=target, help_text=f"Only sessions with this {kind} (OR'ed when repeated)."
-            )
-        return fields
+        # filter_on.* (declared in usage.reporting.FILTERS): names with a dot, which a class attribute cannot have.
+        return {**super().get_fields(), **p.filter_fields("v1")}
 
 
 @dataclass(frozen=True)
@@ -153,9 +141,7 @@ def legacy_options(*, route: Route, values: dict[str, Any]) -> LegacyOptions:
         for d in route.dimensions
     )
     extras = route.extras + ((NOTES_EXTRA,) if values["include_user_notes"] else ())
-    filters = Filters(
-        **{target: values.get(target, ()) for target in FILTER_ON.values()}, automated=values.get("automated")
-    )
+    filters = p.filters_from(values, automated=values.get("automated"))
     return LegacyOptions(
         metric=values["metric"],
         bin_size=values["bin_size"],

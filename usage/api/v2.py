@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
@@ -17,7 +16,7 @@ from usage.api import params as p
 from usage.api.output import report_response
 from usage.binning import format_local, make_bins
 from usage.events import EVENT_FIELDS, EventQuery, event_page, event_rows
-from usage.reporting import Filters, Report, ReportSpec, run_report
+from usage.reporting import Report, ReportSpec, run_report
 
 # grouping -> dimensions of the reporting core
 GROUPINGS: dict[str, tuple[str, ...]] = {
@@ -41,53 +40,45 @@ METRICS = ("total_time", "device_count", "session_count")
 TRUSTED_FIELDS = frozenset({"datetime", "start_time", "end_time", *METRICS, "unit"})
 
 
-class FilterParams(serializers.Serializer):
-    """The five repeatable filters of seed 000 (kinds AND'ed, values of one kind OR'ed)."""
+class FilterParams(p.Params):
+    """The filters (kinds AND'ed, values of one kind OR'ed), declared in ``usage.reporting.FILTERS``."""
 
-    filter_team_id = p.UUIDListField(required=False)
-    filter_team_name = p.StringListField(required=False)
-    filter_user_id = p.UUIDListField(required=False)
-    filter_user_email = p.StringListField(required=False)
-    filter_device_address = p.StringListField(required=False)
-    org_id = serializers.UUIDField(required=False, error_messages={"invalid": "must be a UUID, got {value!r}"})
+    org_id = p.UUIDParamField(required=False, help_text="Staff tokens: the organization to read.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {**p.filter_fields("v2"), **super().get_fields()}
 
 
 class RangeParams(FilterParams):
-    start_date = p.DateParamField()
-    end_date = p.DateParamField(required=False)
-    timezone = p.TimezoneField(required=False)
-    format = p.ChoiceParamField(choices=["json", "csv"], required=False, default="json")
+    start_date = p.DateParamField(help_text="First day of the report, YYYYMMDD or YYYY-MM-DD.")
+    end_date = p.DateParamField(required=False, help_text="Last day of the report (included). Default: now.")
+    timezone = p.TimezoneField(required=False, help_text="IANA time zone of the dates and bins. Default: UTC.")
+    format = p.ChoiceParamField(choices=["json", "csv"], required=False, default="json", help_text="json or csv.")
 
 
 class ReportParams(RangeParams):
-    bin_size = p.BinSizeField(allow_seconds=True, required=False, default="month")
-    unit = p.ChoiceParamField(choices=list(UNITS), required=False, default="second")
-    display_all = p.StrictBooleanField(required=False, default=False)
+    bin_size = p.BinSizeField(
+        allow_seconds=True,
+        required=False,
+        default="month",
+        help_text="hour, day, week, month, or a number of seconds (at least 60).",
+    )
+    unit = p.ChoiceParamField(
+        choices=list(UNITS), required=False, default="second", help_text="The unit of total_time."
+    )
+    display_all = p.BooleanParamField(
+        required=False, default=False, help_text="Every group of the organization in every bin, zeros included."
+    )
 
 
 class EventParams(RangeParams):
-    limit = serializers.IntegerField(
-        required=False,
-        default=1000,
-        min_value=1,
-        max_value=10_000,
-        error_messages={
-            "invalid": "must be a whole number",
-            "min_value": "must be at least {min_value}",
-            "max_value": "must be at most {max_value}",
-        },
+    limit = p.IntegerParamField(
+        required=False, default=1000, min_value=1, max_value=10_000, help_text="Sessions per page (JSON)."
     )
-    cursor = serializers.CharField(required=False)
+    cursor = p.TextParamField(required=False, help_text="The next_cursor of the previous page.")
 
 
-def filters_from(values: dict[str, Any]) -> Filters:
-    return Filters(
-        team_ids=values.get("filter_team_id", ()),
-        team_names=values.get("filter_team_name", ()),
-        user_ids=values.get("filter_user_id", ()),
-        user_emails=values.get("filter_user_email", ()),
-        device_addresses=values.get("filter_device_address", ()),
-    )
+filters_from = p.filters_from
 
 
 def report_rows(report: Report, *, unit: str) -> Iterator[tuple]:
