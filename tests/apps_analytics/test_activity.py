@@ -121,9 +121,7 @@ def test_it_rejects_a_period_over_366_days(reader, app):
 def test_activity_rejects_a_malformed_department_uuid(reader, app):
     response = reader.get(url(app), {**PERIOD, "metric": "user-count", "department_ids": "12345"})
     assert response.status_code == 400
-    assert response.json() == error(
-        "department_ids must be a UUID, got '12345'", {"department_ids": "12345"}
-    )
+    assert response.json() == error("department_ids must be a UUID, got '12345'", {"department_ids": "12345"})
 
 
 def test_activity_rejects_missing_start_date(reader, app):

@@ -375,7 +375,8 @@ def test_it_rejects_an_impossible_date(reader, app):
 
 def test_it_rejects_a_malformed_compare_date(reader, app):
     body = rejected(reader, app, {**VALID, "compare_start_date": "2026-1-1", "compare_end_date": "2026-01-31"})
-    assert body == error("compare_start_date must be a date as YYYY-MM-DD, got '2026-1-1'", {"compare_start_date": "2026-1-1"})
+    message = "compare_start_date must be a date as YYYY-MM-DD, got '2026-1-1'"
+    assert body == error(message, {"compare_start_date": "2026-1-1"})
 
 
 def test_it_rejects_end_before_start(reader, app):

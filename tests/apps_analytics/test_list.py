@@ -217,15 +217,18 @@ def test_it_rejects_a_zero_limit(reader, acme):
 
 
 def test_it_rejects_a_limit_over_500(reader, acme):
-    assert rejected(reader, acme, {**MARCH, "limit": 501}) == error("limit must be at most 500, got 501", {"limit": "501"})
+    body = rejected(reader, acme, {**MARCH, "limit": 501})
+    assert body == error("limit must be at most 500, got 501", {"limit": "501"})
 
 
 def test_it_rejects_a_non_integer_limit(reader, acme):
-    assert rejected(reader, acme, {**MARCH, "limit": "ten"}) == error("limit must be a whole number, got \'ten\'", {"limit": "ten"})
+    body = rejected(reader, acme, {**MARCH, "limit": "ten"})
+    assert body == error("limit must be a whole number, got 'ten'", {"limit": "ten"})
 
 
 def test_it_rejects_a_negative_offset(reader, acme):
-    assert rejected(reader, acme, {**MARCH, "offset": -1}) == error("offset must be at least 0, got -1", {"offset": "-1"})
+    body = rejected(reader, acme, {**MARCH, "offset": -1})
+    assert body == error("offset must be at least 0, got -1", {"offset": "-1"})
 
 
 def test_it_rejects_a_page_parameter(reader, acme):
