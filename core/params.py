@@ -358,6 +358,19 @@ class Params(serializers.Serializer):
         return validate(cls, request_params(request, extra=extra), context)
 
 
+def openapi_body(serializer: type[serializers.Serializer]) -> dict[str, Any]:
+    """The JSON schema of the same parameters sent as a JSON object body."""
+    properties, required = {}, []
+    for parameter in openapi_parameters(serializer):
+        properties[parameter.name] = {
+            **parameter.type,
+            **({"description": parameter.description} if parameter.description else {}),
+        }
+        if parameter.required:
+            required.append(parameter.name)
+    return {"type": "object", "properties": properties, "required": required, "additionalProperties": False}
+
+
 def openapi_parameters(serializer: type[serializers.Serializer]) -> list[OpenApiParameter]:
     """The OpenAPI query parameters of a route, from its parameter declaration."""
     parameters = []

@@ -74,7 +74,7 @@ def schema(django_db_blocker) -> dict:
 def test_the_schema_documents_each_route_and_its_parameters(schema, path):
     operation = schema["paths"][path]["get"]
     assert {parameter["name"] for parameter in operation["parameters"]} == EXPECTED_PARAMETERS[path]
-    assert set(operation["responses"]) == {"200", "400", "401", "403", "404"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "503"}
 
 
 def test_required_parameters_and_choices_are_documented(schema):

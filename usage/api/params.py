@@ -30,6 +30,7 @@ from core.params import (  # noqa: F401 (re-exported: the usage routes' paramete
     TextParamField,
     TimezoneField,
     UUIDParamField,
+    openapi_body,
     openapi_parameters,
     request_params,
     text_list,

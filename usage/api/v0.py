@@ -27,13 +27,13 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core.errors import InvalidParameter
-from core.schema import USAGE_ERRORS
+from core.schema import USAGE_ERRORS, USAGE_POST_ERRORS, Row, local_datetime
 from usage.api import params as p
 from usage.api.output import report_response
 from usage.events import EventQuery, event_rows
@@ -118,43 +118,29 @@ def csv_row(event: dict[str, Any]) -> dict[str, Any]:
 
 ROW_SHAPES = {"json": json_row, "csv": csv_row}
 
-EVENTS_RESPONSE = OpenApiResponse(
-    response=inline_serializer(
-        "LegacyUsageEvents",
-        {
-            "report": serializers.ListField(
-                child=inline_serializer(
-                    "LegacyUsageEvent",
-                    {
-                        "user": serializers.CharField(
-                            required=False, allow_null=True, help_text="Manual sessions: the user's name (or email)."
-                        ),
-                        "email": serializers.CharField(required=False, allow_null=True, help_text="Manual sessions."),
-                        "team": serializers.CharField(
-                            required=False, allow_null=True, help_text="Automated sessions: the team's name."
-                        ),
-                        "device_id": serializers.CharField(),
-                        "hostname": serializers.CharField(),
-                        "start_time": serializers.CharField(help_text="UTC, YYYY-MM-DD HH:MM:SS."),
-                        "end_time": serializers.CharField(help_text="UTC, YYYY-MM-DD HH:MM:SS."),
-                        "duration": serializers.FloatField(help_text="Seconds."),
-                        "date": serializers.CharField(help_text="UTC start date, YYYYMMDD."),
-                    },
-                )
-            )
-        },
-    ),
-    description="JSON, or CSV (format=csv) with the header " + ",".join(CSV_HEADER) + ".",
-)
-EVENTS_BODY = inline_serializer(
-    "LegacyUsageEventsBody",
+EVENT_ROW = Row(
+    "LegacyUsageEvent",
     {
-        "start_date": serializers.CharField(),
-        "end_date": serializers.CharField(required=False),
-        "devices": serializers.ListField(child=serializers.CharField(), required=False),
-        "format": serializers.ChoiceField(choices=["json", "csv"], required=False),
+        "user": serializers.CharField(
+            required=False, allow_null=True, help_text="Manual sessions: the user's name (or email)."
+        ),
+        "email": serializers.CharField(required=False, allow_null=True, help_text="Manual sessions."),
+        "team": serializers.CharField(
+            required=False, allow_null=True, help_text="Automated sessions: the team's name."
+        ),
+        "device_id": serializers.CharField(),
+        "hostname": serializers.CharField(),
+        "start_time": local_datetime(help_text="UTC."),
+        "end_time": local_datetime(help_text="UTC."),
+        "duration": serializers.FloatField(min_value=0, help_text="Seconds."),
+        "date": serializers.RegexField(r"^[0-9]{8}$", help_text="UTC start date, YYYYMMDD."),
     },
 )
+EVENT_ROW.pick(["user", "email", "team", *SESSION_FIELDS])  # what json_row writes
+EVENTS_RESPONSE = EVENT_ROW.report(
+    "LegacyUsageEvents", "JSON, or CSV (format=csv) with the header " + ",".join(CSV_HEADER) + "."
+)
+EVENTS_BODY = {"application/json": p.openapi_body(LegacyEventParams)}
 EVENTS_DESCRIPTION = (
     "Deprecated. The sessions that overlap [start_date, end_date) in UTC. Parameters may be sent in "
     "the query string or as a JSON object body (GET or POST, whatever the Content-Type)."
@@ -175,7 +161,7 @@ class LegacyUsageEventView(APIView):
 
     @extend_schema(
         request=EVENTS_BODY,
-        responses={200: EVENTS_RESPONSE, **USAGE_ERRORS},
+        responses={200: EVENTS_RESPONSE, **USAGE_POST_ERRORS},
         description=EVENTS_DESCRIPTION,
         deprecated=True,
     )

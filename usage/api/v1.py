@@ -12,12 +12,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from core.schema import USAGE_ERRORS
+from core.schema import USAGE_ERRORS, USAGE_POST_ERRORS, Row
 from usage.api import params as p
 from usage.api.output import report_response
 from usage.binning import make_bins
@@ -174,46 +174,41 @@ def legacy_rows(report: Report, *, metric: str, bin_size: str) -> Iterator[dict[
 
 
 def legacy_fields(report: Report, *, metric: str) -> list[str]:
-    return ["datetime", *(FIELD_NAMES[n] for n in report.label_columns if n in FIELD_NAMES), metric, "unit"]
+    return LEGACY_ROW.pick(
+        ["datetime", *(FIELD_NAMES[n] for n in report.label_columns if n in FIELD_NAMES), metric, "unit"]
+    )
 
 
-LEGACY_RESPONSE = OpenApiResponse(
-    response=inline_serializer(
-        "LegacyUsageReport",
-        {
-            "report": serializers.ListField(
-                child=inline_serializer(
-                    "LegacyUsageReportRow",
-                    {
-                        "datetime": serializers.CharField(help_text="YYYY-MM-DD, or YYYY-MM-DD HH:MM for hour bins."),
-                        "device": serializers.CharField(required=False, help_text="device_id@hostname, or device id."),
-                        "user": serializers.CharField(required=False, help_text="The user's email."),
-                        "team": serializers.CharField(required=False, help_text="The team's name."),
-                        "hostname": serializers.CharField(required=False),
-                        "country": serializers.CharField(required=False),
-                        "device_model": serializers.CharField(required=False),
-                        "teams": serializers.ListField(child=serializers.CharField(), required=False),
-                        "user_notes": serializers.CharField(required=False),
-                        **{
-                            metric: serializers.FloatField(required=False, allow_null=True, help_text="When asked for.")
-                            for metric in METRIC_UNITS
-                        },
-                        "unit": serializers.CharField(allow_null=True, help_text="hour, minute, or null for counts."),
-                    },
-                )
-            )
+LEGACY_ROW = Row(
+    "LegacyUsageReportRow",
+    {
+        "datetime": serializers.RegexField(
+            r"^[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2})?$",
+            help_text="YYYY-MM-DD, or YYYY-MM-DD HH:MM for hour bins.",
+        ),
+        "device": serializers.CharField(required=False, help_text="device_id@hostname, or device id."),
+        "user": serializers.CharField(required=False, help_text="The user's email."),
+        "team": serializers.CharField(required=False, help_text="The team's name."),
+        "hostname": serializers.CharField(required=False),
+        "country": serializers.CharField(required=False),
+        "device_model": serializers.CharField(required=False),
+        "teams": serializers.ListField(child=serializers.CharField(), required=False, help_text="/user/team."),
+        "user_notes": serializers.CharField(required=False, help_text="include_user_notes=true."),
+        **{
+            metric: serializers.FloatField(required=False, allow_null=True, help_text="When asked for (metric).")
+            for metric in METRIC_UNITS
         },
-    ),
-    description="JSON rows, or CSV (format=csv) with the same fields as header.",
+        "unit": serializers.ChoiceField(
+            choices=["hour", "minute"], allow_null=True, help_text="hour, minute, or null for counts."
+        ),
+    },
+)
+LEGACY_RESPONSE = LEGACY_ROW.report(
+    "LegacyUsageReport", "JSON rows, or CSV (format=csv) with the same fields as header."
 )
 
 # Parameters come from the query string or the (form or JSON) body alike: the schema lists them once.
-LEGACY_SCHEMA = extend_schema(
-    parameters=p.openapi_parameters(LegacyReportParams),
-    responses={200: LEGACY_RESPONSE, **USAGE_ERRORS},
-    request=None,
-    deprecated=True,
-)
+LEGACY_SCHEMA = {"parameters": p.openapi_parameters(LegacyReportParams), "request": None, "deprecated": True}
 
 
 class LegacyUsageReportView(APIView):
@@ -221,11 +216,11 @@ class LegacyUsageReportView(APIView):
 
     route: str = ""  # set per URL by as_view(route=...)
 
-    @LEGACY_SCHEMA
+    @extend_schema(responses={200: LEGACY_RESPONSE, **USAGE_ERRORS}, **LEGACY_SCHEMA)
     def get(self, request: Request):
         return self.report(request)
 
-    @LEGACY_SCHEMA
+    @extend_schema(responses={200: LEGACY_RESPONSE, **USAGE_POST_ERRORS}, **LEGACY_SCHEMA)
     def post(self, request: Request):
         return self.report(request)
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core.errors import NotFound
-from core.schema import USAGE_ERRORS
+from core.schema import USAGE_ERRORS, USAGE_POST_ERRORS, Row, local_datetime
 from usage.api import params as p
 from usage.api.output import report_response
 from usage.binning import format_local, make_bins
@@ -101,52 +101,77 @@ def report_rows(report: Report, *, unit: str) -> Iterator[tuple]:
 
 
 def report_fields(report: Report) -> list[str]:
-    return ["datetime", "start_time", "end_time", *METRICS, *report.label_columns, "unit"]
+    return REPORT_ROW.pick(["datetime", "start_time", "end_time", *METRICS, *report.label_columns, "unit"])
 
 
-REPORT_RESPONSE = OpenApiResponse(
-    response=inline_serializer(
-        "UsageReport",
-        {
-            "report": serializers.ListField(
-                child=inline_serializer(
-                    "UsageReportRow",
-                    {
-                        "datetime": serializers.CharField(),
-                        "start_time": serializers.CharField(),
-                        "end_time": serializers.CharField(),
-                        "total_time": serializers.FloatField(),
-                        "device_count": serializers.IntegerField(),
-                        "session_count": serializers.IntegerField(),
-                        "device_address": serializers.CharField(required=False),
-                        "team_id": serializers.UUIDField(required=False, allow_null=True),
-                        "team_name": serializers.CharField(required=False, allow_null=True),
-                        "user_id": serializers.UUIDField(required=False, allow_null=True),
-                        "user_email": serializers.CharField(required=False, allow_null=True),
-                        "hostname": serializers.CharField(required=False),
-                        "unit": serializers.CharField(),
-                    },
-                )
-            )
-        },
-    ),
-    description="JSON rows, or CSV (format=csv) with the same fields as header.",
+def _label(field: serializers.Field, groupings: str) -> serializers.Field:
+    field.required = False
+    field.help_text = f"Groupings {groupings}." + (" Null: the sessions without one." if field.allow_null else "")
+    return field
+
+
+REPORT_ROW = Row(
+    "UsageReportRow",
+    {
+        "datetime": local_datetime(help_text="The bin's calendar label, local time."),
+        "start_time": local_datetime(help_text="Start of the bin's part inside the range, local time."),
+        "end_time": local_datetime(help_text="End of the bin's part inside the range, local time."),
+        "total_time": serializers.FloatField(min_value=0, help_text="Session time in the bin, in unit."),
+        "device_count": serializers.IntegerField(min_value=0, help_text="Devices with time in the bin."),
+        "session_count": serializers.IntegerField(min_value=0, help_text="Sessions that start in the bin."),
+        "device_address": _label(serializers.CharField(), "device, device_team, device_user"),
+        "team_id": _label(serializers.UUIDField(allow_null=True), "team, device_team"),
+        "team_name": _label(serializers.CharField(allow_null=True), "team, device_team"),
+        "user_id": _label(serializers.UUIDField(allow_null=True), "user, device_user"),
+        "user_email": _label(serializers.CharField(allow_null=True), "user, device_user"),
+        "hostname": _label(serializers.CharField(), "host"),
+        "unit": serializers.ChoiceField(choices=list(UNITS), help_text="The unit of total_time."),
+    },
+)
+EVENT_ROW = Row(
+    "UsageEvent",
+    {
+        "id": serializers.UUIDField(),
+        "device_address": serializers.CharField(help_text="device_id@hostname"),
+        "device_id": serializers.CharField(),
+        "hostname": serializers.CharField(),
+        "user_id": serializers.UUIDField(allow_null=True),
+        "user_email": serializers.CharField(allow_null=True),
+        "team_id": serializers.UUIDField(allow_null=True),
+        "team_name": serializers.CharField(allow_null=True),
+        "automated": serializers.BooleanField(),
+        "start_time": local_datetime(help_text="Local time in the requested zone."),
+        "end_time": local_datetime(help_text="Local time in the requested zone."),
+        "duration": serializers.FloatField(min_value=0, help_text="The session's full length in seconds."),
+    },
+)
+EVENT_COLUMNS = EVENT_ROW.pick(EVENT_FIELDS)
+REPORT_RESPONSE = REPORT_ROW.report("UsageReport", "JSON rows, or CSV (format=csv) with the same fields as header.")
+EVENTS_RESPONSE = EVENT_ROW.report(
+    "UsageEvents",
+    "JSON, one page of sessions; CSV (format=csv): every session, the same fields as header.",
+    next_cursor=serializers.CharField(allow_null=True, help_text="Pass as cursor for the next page; null on the last."),
+)
+GROUPING_PARAMETER = OpenApiParameter(
+    "grouping",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    enum=[*GROUPINGS, *(alias for alias in ALIASES if "/" not in alias)],
+    description="What the rows are grouped by (team/device and user/device also name device_team and device_user).",
 )
 
 
-def _report_schema(operation: str):
-    schema = {
-        "parameters": p.openapi_parameters(ReportParams),
-        "responses": {200: REPORT_RESPONSE, **USAGE_ERRORS},
-        "request": None,
-    }
+def _report_schema(operation: str, *, grouping: bool):
+    parameters = [*p.openapi_parameters(ReportParams), *([GROUPING_PARAMETER] if grouping else [])]
+    get = {"parameters": parameters, "responses": {200: REPORT_RESPONSE, **USAGE_ERRORS}, "request": None}
+    post = {**get, "responses": {200: REPORT_RESPONSE, **USAGE_POST_ERRORS}}
     return extend_schema_view(
-        get=extend_schema(operation_id=f"{operation}_get", **schema),
-        post=extend_schema(operation_id=f"{operation}_post", **schema),
+        get=extend_schema(operation_id=f"{operation}_get", **get),
+        post=extend_schema(operation_id=f"{operation}_post", **post),
     )
 
 
-@_report_schema("usage_report_grouping")
+@_report_schema("usage_report_grouping", grouping=True)
 class UsageReportView(APIView):
     """Aggregate device usage in time bins, optionally grouped (org, device, team, user, host, ...)."""
 
@@ -184,7 +209,7 @@ class UsageReportView(APIView):
         )
 
 
-@_report_schema("usage_report")
+@_report_schema("usage_report", grouping=False)
 class OrgUsageReportView(UsageReportView):
     """``/v2/usage``: the org grouping (a route of its own in the schema)."""
 
@@ -192,7 +217,7 @@ class OrgUsageReportView(UsageReportView):
 class UsageEventView(APIView):
     """The sessions that overlap the range, cursor-paginated (JSON) or streamed whole (CSV)."""
 
-    @extend_schema(parameters=p.openapi_parameters(EventParams), responses={200: OpenApiTypes.OBJECT, **USAGE_ERRORS})
+    @extend_schema(parameters=p.openapi_parameters(EventParams), responses={200: EVENTS_RESPONSE, **USAGE_ERRORS})
     def get(self, request: Request):
         values = p.validate(EventParams, p.request_params(request))
         organization = p.request_organization(request, values.get("org_id"))
@@ -202,8 +227,8 @@ class UsageEventView(APIView):
         )
         filename = f"usage_events_{values['start_date']:%Y%m%d}"
         if values["format"] == "csv":
-            return report_response(event_rows(query), fields=EVENT_FIELDS, fmt="csv", filename=filename)
+            return report_response(event_rows(query), fields=EVENT_COLUMNS, fmt="csv", filename=filename)
         rows, next_cursor = event_page(query, limit=values["limit"], cursor=values.get("cursor"))
         return report_response(
-            rows, fields=EVENT_FIELDS, fmt="json", filename=filename, tail={"next_cursor": next_cursor}
+            rows, fields=EVENT_COLUMNS, fmt="json", filename=filename, tail={"next_cursor": next_cursor}
         )
