@@ -7,6 +7,7 @@ import copy
 from collections.abc import Iterable, Mapping
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers
@@ -106,10 +107,13 @@ class Row:
     def serializer(self) -> serializers.Serializer:
         return inline_serializer(self.name, copy.deepcopy(self.fields))  # the serializer class takes them over
 
-    def report(self, name: str, description: str, **tail: serializers.Field) -> OpenApiResponse:
-        """``{"report": [rows], **tail}``, or CSV with the same fields as header."""
+    def report(self, name: str, description: str, **tail: serializers.Field) -> dict[tuple[int, str], OpenApiResponse]:
+        """The 200 responses: JSON ``{"report": [rows], **tail}``, or CSV (format=csv)."""
         body = inline_serializer(name, {"report": serializers.ListField(child=self.serializer()), **tail})
-        return OpenApiResponse(response=body, description=description)
+        return {
+            (200, "application/json"): OpenApiResponse(response=body, description=description),
+            (200, "text/csv"): OpenApiResponse(response=OpenApiTypes.STR, description=description),
+        }
 
 
 class SchemaView(SpectacularAPIView):

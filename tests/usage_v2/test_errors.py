@@ -372,7 +372,9 @@ def test_it_rejects_another_organizations_org_id_on_the_event_route(api, other_o
 
 
 def test_it_accepts_the_tokens_own_org_id(api, org):
-    assert get(api, "/v2/usage", {**OK, "org_id": str(org.id)}) == get(api, "/v2/usage", OK)
+    # No sessions: the one (month) bin, cut to the day, zeros.
+    expected = (200, {"report": [row("2024-01-01 00:00:00", "2024-01-05 00:00:00", "2024-01-06 00:00:00", 0.0, 0, 0)]})
+    assert get(api, "/v2/usage", {**OK, "org_id": str(org.id)}) == get(api, "/v2/usage", OK) == expected
 
 
 def test_it_rejects_a_malformed_org_id(api):

@@ -152,7 +152,7 @@ class LegacyUsageEventView(APIView):
 
     @extend_schema(
         parameters=p.openapi_parameters(LegacyEventParams),
-        responses={200: EVENTS_RESPONSE, **USAGE_ERRORS},
+        responses={**EVENTS_RESPONSE, **USAGE_ERRORS},
         description=EVENTS_DESCRIPTION,
         deprecated=True,
     )
@@ -161,7 +161,7 @@ class LegacyUsageEventView(APIView):
 
     @extend_schema(
         request=EVENTS_BODY,
-        responses={200: EVENTS_RESPONSE, **USAGE_POST_ERRORS},
+        responses={**EVENTS_RESPONSE, **USAGE_POST_ERRORS},
         description=EVENTS_DESCRIPTION,
         deprecated=True,
     )

@@ -216,11 +216,11 @@ class LegacyUsageReportView(APIView):
 
     route: str = ""  # set per URL by as_view(route=...)
 
-    @extend_schema(responses={200: LEGACY_RESPONSE, **USAGE_ERRORS}, **LEGACY_SCHEMA)
+    @extend_schema(responses={**LEGACY_RESPONSE, **USAGE_ERRORS}, **LEGACY_SCHEMA)
     def get(self, request: Request):
         return self.report(request)
 
-    @extend_schema(responses={200: LEGACY_RESPONSE, **USAGE_POST_ERRORS}, **LEGACY_SCHEMA)
+    @extend_schema(responses={**LEGACY_RESPONSE, **USAGE_POST_ERRORS}, **LEGACY_SCHEMA)
     def post(self, request: Request):
         return self.report(request)
 

@@ -163,8 +163,8 @@ GROUPING_PARAMETER = OpenApiParameter(
 
 def _report_schema(operation: str, *, grouping: bool):
     parameters = [*p.openapi_parameters(ReportParams), *([GROUPING_PARAMETER] if grouping else [])]
-    get = {"parameters": parameters, "responses": {200: REPORT_RESPONSE, **USAGE_ERRORS}, "request": None}
-    post = {**get, "responses": {200: REPORT_RESPONSE, **USAGE_POST_ERRORS}}
+    get = {"parameters": parameters, "responses": {**REPORT_RESPONSE, **USAGE_ERRORS}, "request": None}
+    post = {**get, "responses": {**REPORT_RESPONSE, **USAGE_POST_ERRORS}}
     return extend_schema_view(
         get=extend_schema(operation_id=f"{operation}_get", **get),
         post=extend_schema(operation_id=f"{operation}_post", **post),
@@ -217,7 +217,7 @@ class OrgUsageReportView(UsageReportView):
 class UsageEventView(APIView):
     """The sessions that overlap the range, cursor-paginated (JSON) or streamed whole (CSV)."""
 
-    @extend_schema(parameters=p.openapi_parameters(EventParams), responses={200: EVENTS_RESPONSE, **USAGE_ERRORS})
+    @extend_schema(parameters=p.openapi_parameters(EventParams), responses={**EVENTS_RESPONSE, **USAGE_ERRORS})
     def get(self, request: Request):
         values = p.validate(EventParams, p.request_params(request))
         organization = p.request_organization(request, values.get("org_id"))
