@@ -230,6 +230,7 @@ FILTERS: tuple[Filter, ...] = (
         "device_id",
         "text",
         "Only sessions on devices of this host (hostname).",
+        v2="filter_hostname",
         v1="filter_on.hostname",
     ),
     Filter(

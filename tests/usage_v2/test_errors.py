@@ -15,12 +15,12 @@ pytestmark = pytest.mark.django_db
 
 OK = {"start_date": "2024-01-05", "end_date": "2024-01-05"}
 REPORT_PARAMS = (
-    "bin_size, display_all, end_date, filter_device_address, filter_team_id, filter_team_name, "
+    "bin_size, display_all, end_date, filter_device_address, filter_hostname, filter_team_id, filter_team_name, "
     "filter_user_email, filter_user_id, format, org_id, start_date, timezone, unit"
 )
 EVENT_PARAMS = (
-    "cursor, end_date, filter_device_address, filter_team_id, filter_team_name, filter_user_email, "
-    "filter_user_id, format, limit, org_id, start_date, timezone"
+    "cursor, end_date, filter_device_address, filter_hostname, filter_team_id, filter_team_name, "
+    "filter_user_email, filter_user_id, format, limit, org_id, start_date, timezone"
 )
 
 

@@ -165,3 +165,14 @@ def test_a_team_filter_leaves_out_sessions_without_a_team(api, world):
             row(*DAY_BIN, 9000.0, 2, 2, team_id=str(world.beta.id), team_name="Beta"),
         ]
     }
+
+
+def test_filter_hostname(api, world):
+    # S1 + S2 + S4, on d1 and d2 (h1).
+    assert org_report(api, [("filter_hostname", "h1.acme.test")]) == (200, {"report": [row(*DAY_BIN, 6300.0, 2, 3)]})
+
+
+def test_filter_hostname_repeated_is_ored(api, world):
+    # h1 (S1, S2, S4) or h2 (S3): every session.
+    params = [("filter_hostname", "h1.acme.test"), ("filter_hostname", "h2.acme.test")]
+    assert org_report(api, params) == (200, {"report": [row(*DAY_BIN, 13500.0, 3, 4)]})
