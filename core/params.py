@@ -330,7 +330,7 @@ def validate(
     for key, values in params.items():
         if isinstance(fields[key], ListParamField):
             data[key] = values
-        elif len(values) > 1:
+        elif len(values) != 1:  # repeated, or an empty JSON list
             raise InvalidParameter(f"{key} was given {len(values)} times; give it once.", {key: values})
         else:
             data[key] = values[0]

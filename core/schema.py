@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Mapping
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from drf_spectacular.views import SpectacularAPIView
@@ -19,6 +19,18 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {"type": "http", "scheme": "bearer", "description": "An API token: `Authorization: Bearer <token>`."}
+
+
+class ParamsBodyScheme(OpenApiSerializerExtension):
+    """A route's parameter declaration sent as a JSON object body: the same types as in the query string."""
+
+    target_class = "core.params.Params"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        from core.params import openapi_body
+
+        return openapi_body(type(self.target) if not isinstance(self.target, type) else self.target)
 
 
 class ErrorBodySerializer(serializers.Serializer):

@@ -77,7 +77,9 @@ def test_v0_events_is_documented_deprecated(schema):
     assert operations["get"]["deprecated"] is operations["post"]["deprecated"] is True
     get_parameters = {parameter["name"] for parameter in operations["get"]["parameters"]}
     assert get_parameters == {"start_date", "end_date", "devices", "format", "org_id"}
-    body = operations["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert operations["post"]["requestBody"]["required"] is True
+    body = operations["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    body = schema["components"]["schemas"][body]
     assert set(body["properties"]) == get_parameters
     assert body["required"] == ["start_date"]
     assert body["properties"]["devices"]["type"] == "array"

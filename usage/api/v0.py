@@ -140,7 +140,7 @@ EVENT_ROW.pick(["user", "email", "team", *SESSION_FIELDS])  # what json_row writ
 EVENTS_RESPONSE = EVENT_ROW.report(
     "LegacyUsageEvents", "JSON, or CSV (format=csv) with the header " + ",".join(CSV_HEADER) + "."
 )
-EVENTS_BODY = {"application/json": p.openapi_body(LegacyEventParams)}
+EVENTS_BODY = {"application/json": LegacyEventParams}
 EVENTS_DESCRIPTION = (
     "Deprecated. The sessions that overlap [start_date, end_date) in UTC. Parameters may be sent in "
     "the query string or as a JSON object body (GET or POST, whatever the Content-Type)."
