@@ -104,10 +104,10 @@ def report_fields(report: Report) -> list[str]:
     return REPORT_ROW.pick(["datetime", "start_time", "end_time", *METRICS, *report.label_columns, "unit"])
 
 
-def _label(field: serializers.Field, groupings: str) -> serializers.Field:
-    field.required = False
-    field.help_text = f"Groupings {groupings}." + (" Null: the sessions without one." if field.allow_null else "")
-    return field
+def _label(field_class: type[serializers.Field], groupings: str, *, allow_null: bool = False) -> serializers.Field:
+    """A group label: present in the rows of ``groupings`` only."""
+    absent = " Null: the sessions without one." if allow_null else ""
+    return field_class(required=False, allow_null=allow_null, help_text=f"Groupings {groupings}.{absent}")
 
 
 REPORT_ROW = Row(
@@ -119,12 +119,12 @@ REPORT_ROW = Row(
         "total_time": serializers.FloatField(min_value=0, help_text="Session time in the bin, in unit."),
         "device_count": serializers.IntegerField(min_value=0, help_text="Devices with time in the bin."),
         "session_count": serializers.IntegerField(min_value=0, help_text="Sessions that start in the bin."),
-        "device_address": _label(serializers.CharField(), "device, device_team, device_user"),
-        "team_id": _label(serializers.UUIDField(allow_null=True), "team, device_team"),
-        "team_name": _label(serializers.CharField(allow_null=True), "team, device_team"),
-        "user_id": _label(serializers.UUIDField(allow_null=True), "user, device_user"),
-        "user_email": _label(serializers.CharField(allow_null=True), "user, device_user"),
-        "hostname": _label(serializers.CharField(), "host"),
+        "device_address": _label(serializers.CharField, "device, device_team, device_user"),
+        "team_id": _label(serializers.UUIDField, "team, device_team", allow_null=True),
+        "team_name": _label(serializers.CharField, "team, device_team", allow_null=True),
+        "user_id": _label(serializers.UUIDField, "user, device_user", allow_null=True),
+        "user_email": _label(serializers.CharField, "user, device_user", allow_null=True),
+        "hostname": _label(serializers.CharField, "host"),
         "unit": serializers.ChoiceField(choices=list(UNITS), help_text="The unit of total_time."),
     },
 )
