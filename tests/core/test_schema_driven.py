@@ -110,6 +110,8 @@ def within_documented_rules(case, dataset) -> None:
     if values is None:
         return
     values.pop("cursor", None)  # a cursor is only ever one the previous page returned
+    if values.get("ordering") in ([], ""):  # ordering names at least one key (a blank value is a 400)
+        values.pop("ordering")
     if path.startswith("/v2/clients/"):
         # The path's client and app are the reader's (another id is a 404, which says nothing more).
         case.path_parameters.update(client_id=str(dataset["client"].id))
@@ -127,6 +129,13 @@ def within_documented_rules(case, dataset) -> None:
         _set_range(values, "start_date", "end_date", min_days=1, max_days=120)  # (start, start + 120 days]
     elif path.startswith(("/v1/", "/v2/usage")):
         values.pop("org_id", None)  # another organization's id is a 403 (staff only)
+        grouping = case.path_parameters.get("grouping", "org") if case.path_parameters else "org"
+        if grouping not in ("org", "device", "host") and "metrics" in values:  # utilization: groups of devices
+            metrics = [name for name in values["metrics"] if name != "utilization"]
+            if metrics:
+                values["metrics"] = metrics
+            else:
+                values.pop("metrics")
         start = _date(values.get("start_date"))
         if start is not None and "end_date" not in values and start > TODAY:  # no end: the range ends now
             values["end_date"] = values["start_date"]

@@ -160,11 +160,12 @@ def _label(field_class: type[serializers.Field], groupings: str, *, allow_null: 
     return field_class(required=False, allow_null=allow_null, help_text=f"Groupings {groupings}.{absent}")
 
 
-def _metric(field_class: type[serializers.Field], text: str, *, allow_null: bool = False) -> serializers.Field:
-    """A metric only present when ``metrics`` names it."""
-    return field_class(
-        required=False, allow_null=allow_null, min_value=0, help_text=f"{text} Only if named in metrics."
-    )
+def _metric(
+    field_class: type[serializers.Field], text: str, *, allow_null: bool = False, default: bool = False
+) -> serializers.Field:
+    """A metric: present when ``metrics`` names it (``default``: also when ``metrics`` is not given)."""
+    text += " Present without metrics, or if metrics names it." if default else " Only if named in metrics."
+    return field_class(required=False, allow_null=allow_null, min_value=0, help_text=text)
 
 
 REPORT_ROW = Row(
@@ -173,9 +174,10 @@ REPORT_ROW = Row(
         "datetime": local_datetime(help_text="The bin's calendar label, local time."),
         "start_time": local_datetime(help_text="Start of the bin's part inside the range, local time."),
         "end_time": local_datetime(help_text="End of the bin's part inside the range, local time."),
-        "total_time": serializers.FloatField(min_value=0, help_text="Session time in the bin, in unit."),
-        "device_count": serializers.IntegerField(min_value=0, help_text="Devices with time in the bin."),
-        "session_count": serializers.IntegerField(min_value=0, help_text="Sessions that start in the bin."),
+        # Without ``metrics`` a row has these three; with it, the metrics named, in the order named.
+        "total_time": _metric(serializers.FloatField, "Session time in the bin, in unit.", default=True),
+        "device_count": _metric(serializers.IntegerField, "Devices with time in the bin.", default=True),
+        "session_count": _metric(serializers.IntegerField, "Sessions that start in the bin.", default=True),
         # Only when named in ``metrics`` (SPEC §11), in the order named.
         "user_count": _metric(serializers.IntegerField, "Users with time in the bin."),
         "team_count": _metric(serializers.IntegerField, "Teams with time in the bin."),
