@@ -19,6 +19,7 @@ from uuid import UUID
 
 from django.db import connection
 
+from core.db import time_limit
 from usage.binning import Bins
 
 # --------------------------------------------------------------------------------------------
@@ -390,7 +391,8 @@ def run_report(spec: ReportSpec, *, chunk_size: int = 5000) -> Report:
     """
     sql, params = build_report_sql(spec)
     cursor = connection.chunked_cursor()
-    cursor.execute(sql, params)
+    with time_limit():  # a WITH HOLD cursor's query escapes statement_timeout: see core.db
+        cursor.execute(sql, params)
     first = cursor.fetchmany(chunk_size)
 
     def rows() -> Iterator[tuple]:
