@@ -758,7 +758,8 @@ class Importer:
         with transaction.atomic(), connection.cursor() as cursor:
             # Foreign keys are checked as each chunk is written (by the writer thread, while the next
             # chunk is being checked) rather than all at commit time, after every other step.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            # An import is not a report: the statement limit of requests (see settings) does not cut it.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET LOCAL statement_timeout = 0")
             refs = References()
             shortcuts = {
                 kind.name: shortcut

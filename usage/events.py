@@ -127,7 +127,7 @@ def event_page(query: EventQuery, *, limit: int, cursor: str | None) -> tuple[li
     """One page of sessions and the cursor of the next page (None on the last)."""
     after = decode_cursor(cursor) if cursor else None
     sql, params = events_sql(query, columns=EVENT_FIELDS, after=after)
-    with connection.cursor() as db:
+    with connection.cursor() as db, time_limit():
         db.execute(sql + " LIMIT %(limit)s", {**params, "limit": limit + 1})
         rows = db.fetchall()
     next_cursor = encode_cursor(rows[limit - 1][-2], rows[limit - 1][-1]) if len(rows) > limit else None
@@ -142,12 +142,15 @@ def event_rows(
     db = connection.chunked_cursor()
     with time_limit():
         db.execute(sql, params)
+        first = db.fetchmany(chunk_size)
 
     def rows() -> Iterator[dict[str, Any]]:
         try:
-            while chunk := db.fetchmany(chunk_size):
+            chunk = first
+            while chunk:
                 for row in chunk:
                     yield dict(zip(columns, row, strict=False))
+                chunk = db.fetchmany(chunk_size)
         finally:
             db.close()
 

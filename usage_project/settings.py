@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -145,6 +146,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at")  # whitenoise, before collectstatic
 
 # The largest report (rows known before it runs: bins x groups with display_all) accepted.
 MAX_REPORT_ROWS = int(os.environ.get("MAX_REPORT_ROWS", "2000000"))

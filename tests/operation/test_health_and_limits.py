@@ -96,12 +96,15 @@ def test_the_rates_are_in_settings(settings):
     assert settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] == {"token": "1200/min"}
 
 
+UNUSED_DATABASE = "postgres://nobody@127.0.0.1:1/none"  # settings only: no connection is opened
+
+
 def run_settings(env: dict[str, str]) -> subprocess.CompletedProcess:
     code = "import django; django.setup(); from django.conf import settings; print(len(settings.SECRET_KEY))"
     clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "USAGE_COMMAND_LINE"}}
     return subprocess.run(
         [sys.executable, "-c", code],
-        env={**clean, "DJANGO_SETTINGS_MODULE": "usage_project.settings", "DATABASE_URL": "postgres://x@127.0.0.1:1/x", **env},
+        env={**clean, "DJANGO_SETTINGS_MODULE": "usage_project.settings", "DATABASE_URL": UNUSED_DATABASE, **env},
         capture_output=True,
         text=True,
         timeout=60,
