@@ -372,7 +372,7 @@ class EntityKind(RecordKind):
         if self.owner_column == "id":
             return None
         return (
-            f"SELECT s.line, '{self.name} ' || s.id || ' belongs to another {self.scope}' "
+            f"SELECT s.line, '{self.name} ' || s.id || ' is not yours: the id is taken' "
             f"FROM {staging} s JOIN {self.table} t ON t.id = s.id "
             f"WHERE t.{self.owner_column} <> s.{self.owner_field} ORDER BY s.line LIMIT {MAX_ERRORS}",
             [],
@@ -534,8 +534,7 @@ class References:
                 return
         if found == owner or (owner is None and found is not _MISSING) or found is _BROKEN:
             return
-        problem = _reference_problem(kind, found, owner)
-        raise Invalid(f"{label} {_show_key(key)} {problem}", forbidden=problem.startswith("belongs"))
+        raise Invalid(f"{label} {_show_key(key)} {_reference_problem(kind, found, owner)}")
 
     def define(self, kind: str, key: Hashable, owner: str | None, scope: str | None) -> None:
         before = self.defined[kind].get(key, _ABSENT)
@@ -568,15 +567,18 @@ class References:
             problem = _reference_problem(kind, self.stored[kind][key], owner)
             if problem:
                 message = f"{label} {_show_key(key)} {problem}"
-                errors.append(RecordError(position, record_kind, message, problem.startswith("belongs")))
+                errors.append(RecordError(position, record_kind, message))
         return errors
 
 
+# An id of another tenant reads exactly as one that does not exist (same words, same status): an
+# error never confirms that another tenant's id exists.
+UNKNOWN_OR_NOT_YOURS = "is unknown or not yours (neither defined earlier in the input nor stored for this tenant)"
+
+
 def _reference_problem(kind: str, found: Any, owner: str | None) -> str | None:
-    if found is _MISSING:
-        return "is not defined earlier in the input nor stored"
-    if owner is not None and found != owner:
-        return f"belongs to another {kinds().get(kind).scope or 'tenant'}"
+    if found is _MISSING or (owner is not None and found != owner):
+        return UNKNOWN_OR_NOT_YOURS
     return None
 
 

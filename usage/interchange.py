@@ -249,7 +249,7 @@ class DeviceKind(RecordKind):
 
     def conflicts(self, staging: str, scope: WriteScope) -> tuple[str, list[Any]] | None:
         return (
-            f"SELECT s.line, 'device ' || s.device_id || '@' || s.hostname || ' belongs to another organization' "
+            f"SELECT s.line, 'device ' || s.device_id || '@' || s.hostname || ' is not yours: the address is taken' "
             f"FROM {staging} s JOIN {HOST} h ON h.hostname = s.hostname "
             f"JOIN {DEVICE} d ON d.host_id = h.id AND d.device_id = s.device_id "
             f"WHERE d.organization_id <> s.organization ORDER BY s.line LIMIT {MAX_ERRORS}",
