@@ -35,9 +35,9 @@ def cluster():
 
 @pytest.fixture(scope="module")
 def token(cluster) -> str:
-    """The demo data and its API token (``manage.py demo --no-serve``), then many more sessions."""
-    output = processes.manage(cluster.url, "demo", "--no-serve", timeout=180)
-    raw = output.strip().splitlines()[-1]
+    """The demo data (``manage.py demo --no-serve``) and many more sessions, and a token of the tests' own
+    (another run of the demo revokes the demo's)."""
+    processes.manage(cluster.url, "demo", "--no-serve", timeout=180)
     [(organization, device)] = cluster.sql(
         "SELECT m.organization_id, (SELECT d.id FROM usage_device d WHERE d.organization_id = m.organization_id "
         "ORDER BY d.id LIMIT 1) FROM usage_organizationmembership m JOIN auth_user u ON u.id = m.user_id "
@@ -49,7 +49,8 @@ def token(cluster) -> str:
         "FROM generate_series(1, %s) n, LATERAL (SELECT timestamptz '2025-01-01' + n * interval '10 seconds') s(t)",
         [organization, device, SESSIONS],
     )
-    return raw
+    output = processes.manage(cluster.url, "create_api_token", "operations", "--organization", str(organization))
+    return output.strip().splitlines()[-1]
 
 
 @pytest.fixture(scope="module")
