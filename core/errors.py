@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from django.conf import settings
@@ -149,7 +150,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         details = exc.detail if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict) else {}
         body = envelope(CODE_BY_STATUS.get(status_code, "server_error"), message, _plain(details))
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait))
+            headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))  # as in DRF's message
     elif (found := known_failure(exc)) is not None:
         status_code, message, headers = found
         body = envelope(CODE_BY_STATUS[status_code], message)
