@@ -226,3 +226,18 @@ def test_a_stream_whose_database_dies_midway_is_aborted(cluster, server, token):
     finally:
         if not cluster.running():
             cluster.start()
+
+
+def test_a_restart_while_idle_costs_no_request(cluster, server, token):
+    """Every server thread holds a connection; the database restarts while no request runs: each stale
+    connection is found dead by the health check before its next use, not by a failed request."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def fetch(_: int) -> int:
+        return requests.get(server.url(REPORT), headers=auth(token), timeout=30).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        assert set(pool.map(fetch, range(48))) == {200}  # 2 workers x 4 threads all connected
+        cluster.stop("fast")
+        cluster.start()
+        assert list(pool.map(fetch, range(48))) == [200] * 48
