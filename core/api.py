@@ -43,7 +43,11 @@ def max_body_bytes() -> int:
 
 def read_records(request: Request) -> tuple[list[tuple[int, Any]], str]:
     """The posted records as (position, record) pairs, and what a position is called ("record" or "line")."""
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    header = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(header)
+    except ValueError:
+        raise ApiError(f"The Content-Length header is not a number: {header!r}.", status_code=400)
     if length > max_body_bytes():
         raise ApiError(
             f"The request body is {length} bytes; at most {max_body_bytes()} are accepted. Send the records in "

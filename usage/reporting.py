@@ -19,6 +19,7 @@ from uuid import UUID
 
 from django.db import connection
 
+from core.db import time_limit
 from usage.binning import Bins
 
 # --------------------------------------------------------------------------------------------
@@ -676,10 +677,14 @@ def run_report(spec: ReportSpec, *, chunk_size: int = 5000) -> Report:
     The query runs (and fails, if it does) before this returns; rows are then fetched in chunks
     from a server-side cursor, so a streamed response never holds the whole report in memory.
     """
+    from usage.limits import check_report_size
+
+    check_report_size(spec)  # bins x groups known too large: a 400 before the query runs
     sql, params = build_report_sql(spec)
     cursor = connection.chunked_cursor()
-    cursor.execute(sql, params)
-    first = cursor.fetchmany(chunk_size)
+    with time_limit():  # a WITH HOLD cursor's query escapes statement_timeout: see core.db
+        cursor.execute(sql, params)
+        first = cursor.fetchmany(chunk_size)
 
     def rows() -> Iterator[tuple]:
         try:

@@ -14,3 +14,8 @@ urlpatterns = [
     path("", include("apps_analytics.api.urls")),
     path("", include("core.urls")),
 ]
+
+# What Django refuses before any view (disallowed host, too many fields) and errors raised in a
+# middleware (a database that is down) answer in the error envelope too.
+handler400 = "core.errors.bad_request"
+handler500 = "core.errors.server_error"
