@@ -19,6 +19,7 @@ import orjson
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -26,7 +27,7 @@ from rest_framework.views import APIView
 
 from core.authentication import BearerTokenAuthentication
 from core.errors import ApiError
-from core.interchange import Importer, ImportFailed, read_lines
+from core.interchange import Importer, ImportFailed, kinds, read_lines
 from core.schema import error_responses
 from core.tenancy import CanWrite, write_scope
 
@@ -42,7 +43,11 @@ def max_body_bytes() -> int:
 
 def read_records(request: Request) -> tuple[list[tuple[int, Any]], str]:
     """The posted records as (position, record) pairs, and what a position is called ("record" or "line")."""
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    header = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(header)
+    except ValueError:
+        raise ApiError(f"The Content-Length header is not a number: {header!r}.", status_code=400)
     if length > max_body_bytes():
         raise ApiError(
             f"The request body is {length} bytes; at most {max_body_bytes()} are accepted. Send the records in "
@@ -68,6 +73,21 @@ def read_records(request: Request) -> tuple[list[tuple[int, Any]], str]:
     return list(enumerate(records)), "record"
 
 
+class IngestRecordSerializer(serializers.Serializer):
+    """An interchange record (schema only): its kind, then the kind's fields (SPEC section 10)."""
+
+    kind = serializers.ChoiceField(choices=[])  # filled in per instance: the registry is complete only then
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = kinds().names()
+
+
+class IngestResultSerializer(serializers.Serializer):
+    imported = serializers.DictField(child=serializers.IntegerField(min_value=0), help_text="Records written by kind.")
+    records = serializers.IntegerField(min_value=0, help_text="Records written in all.")
+
+
 class IngestView(APIView):
     """Bulk, idempotent, all-or-nothing ingestion of interchange records."""
 
@@ -81,14 +101,17 @@ class IngestView(APIView):
         operation_id="ingest_records",
         summary="Ingest interchange records",
         description=DESCRIPTION,
-        request={"application/json": OpenApiTypes.OBJECT, "application/x-ndjson": OpenApiTypes.STR},
+        request={
+            "application/json": IngestRecordSerializer(many=True),
+            "application/x-ndjson": OpenApiTypes.STR,
+        },
         responses={
-            200: OpenApiResponse(OpenApiTypes.OBJECT, description="The number of records of each kind written."),
+            200: OpenApiResponse(IngestResultSerializer, description="The number of records of each kind written."),
             **error_responses(
                 e400="A record is invalid; nothing was written.",
-                e401="Missing, unknown or revoked token.",
                 e403="The token may not write, or not into a record's tenant.",
                 e413="The body is too large.",
+                e415="The body is neither application/json nor application/x-ndjson.",
             ),
         },
         examples=[

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 
-from core.filters import OrderingFilter
+from core.filters import OrderingFilter, TextFilter
 from core.models import Organization
 from core.schema import error_responses
 from core.tenancy import IsStaff
@@ -15,7 +15,7 @@ from core.viewsets import ListViewSet
 
 
 class OrganizationFilterSet(django_filters.FilterSet):
-    search = django_filters.CharFilter(field_name="name", lookup_expr="icontains", help_text="Part of the name.")
+    search = TextFilter(field_name="name", lookup_expr="icontains", help_text="Part of the name.")
     ordering = OrderingFilter(fields=["id", "name"])
 
     class Meta:

@@ -6,10 +6,13 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import DisallowedHost, RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -56,9 +59,58 @@ def envelope(code: str, message: str, details: dict[str, Any] | None = None) -> 
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def json_error(status_code: int, message: str, details: dict[str, Any] | None = None) -> JsonResponse:
+def json_error(
+    status_code: int, message: str, details: dict[str, Any] | None = None, *, headers: dict[str, str] | None = None
+) -> JsonResponse:
     code = CODE_BY_STATUS.get(status_code, "server_error" if status_code >= 500 else "invalid_parameter")
-    return JsonResponse(envelope(code, message, details), status=status_code)
+    return JsonResponse(envelope(code, message, details), status=status_code, headers=headers)
+
+
+def known_failure(exc: BaseException) -> tuple[int, str, dict[str, str]] | None:
+    """(status, message, headers) for errors raised below the views that are not the service's fault:
+    a database that is down or a query past its time limit (503), a request Django refuses (400/413).
+    None for anything else (a 500)."""
+    from core.db import RETRY_AFTER_SECONDS, DatabaseTrouble, classify, trouble_message
+
+    trouble = classify(exc)
+    if trouble is DatabaseTrouble.UNAVAILABLE:
+        return 503, trouble_message(trouble), {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if trouble is DatabaseTrouble.TIMEOUT:
+        return 503, trouble_message(trouble), {}
+    if isinstance(exc, RequestDataTooBig):
+        return 413, "The request body is too large.", {}
+    if isinstance(exc, TooManyFieldsSent):
+        return (
+            400,
+            (
+                f"The request has more than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} parameters or form fields; "
+                "send fewer (repeated filters can often be replaced by a broader one)."
+            ),
+            {},
+        )
+    if isinstance(exc, DisallowedHost):
+        return 400, "The Host header names a host this service does not answer for.", {}
+    if isinstance(exc, SuspiciousOperation):
+        return 400, "The request could not be read.", {}
+    return None
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler400: what Django refuses before any view (disallowed host, too many fields), in the envelope."""
+    found = known_failure(exception) if exception is not None else None
+    status_code, message, headers = found or (400, "The request could not be read.", {})
+    return json_error(status_code, message, headers=headers)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: an unhandled error anywhere (a middleware included); a database outage is a 503."""
+    import sys
+
+    exc = sys.exc_info()[1]
+    found = known_failure(exc) if exc is not None else None
+    if found is not None and found[0] == 503:
+        return json_error(503, found[1], headers=found[2])
+    return json_error(500, "Internal server error. It has been logged.")
 
 
 def _flatten(detail: Any) -> str:
@@ -98,7 +150,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         details = exc.detail if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict) else {}
         body = envelope(CODE_BY_STATUS.get(status_code, "server_error"), message, _plain(details))
         if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-            headers["Retry-After"] = str(int(exc.wait))
+            headers["Retry-After"] = str(max(1, math.ceil(exc.wait)))  # as in DRF's message
+    elif (found := known_failure(exc)) is not None:
+        status_code, message, headers = found
+        body = envelope(CODE_BY_STATUS[status_code], message)
     else:
         return None  # Django's handler (and JsonErrorMiddleware) turn it into a 500 envelope.
 

@@ -16,12 +16,11 @@ from django import forms
 from django.db.models import F, Q, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.drainage import set_override
+from rest_framework import serializers
 from rest_framework.request import Request
 
 from core.errors import InvalidParameter
-
-DATE_FORMS = {"YYYYMMDD": "%Y%m%d", "YYYY-MM-DD": "%Y-%m-%d"}
-MIN_DATE, MAX_DATE = date(1900, 1, 1), date(2999, 12, 31)
+from core.params import TEXT_SCHEMA, DateParamField, TextParamField
 
 # --------------------------------------------------------------------------------------------
 # Form fields: the messages read on from the parameter name ("team_id must be UUIDs, got 'x'").
@@ -55,21 +54,31 @@ class ManyUUIDsField(ManyStringsField):
 
 
 class DayField(forms.Field):
-    """A calendar date written YYYYMMDD or YYYY-MM-DD (the report routes' forms)."""
+    """A calendar date written YYYYMMDD or YYYY-MM-DD: core.params' date type, in a django-filter form."""
+
+    param = DateParamField()
 
     def to_python(self, value: Any) -> date | None:
-        text = (value or "").strip()
-        if not text:
+        if value in (None, ""):
             return None
-        for form in DATE_FORMS.values():
-            try:
-                day = datetime.strptime(text, form).date()
-            except ValueError:
-                continue
-            if not MIN_DATE <= day <= MAX_DATE:
-                raise forms.ValidationError(f"must be between {MIN_DATE} and {MAX_DATE}, got {text!r}", code="range")
-            return day
-        raise forms.ValidationError(f"must be a date as {' or '.join(DATE_FORMS)}, got {text!r}", code="invalid")
+        try:
+            return self.param.to_internal_value(value)
+        except serializers.ValidationError as exc:
+            raise forms.ValidationError(str(exc.detail[0]), code="invalid")
+
+
+class TextField(forms.CharField):
+    """A text: core.params' text type (trimmed, not blank, no NUL), in a django-filter form."""
+
+    param = TextParamField()
+
+    def to_python(self, value: Any) -> str | None:
+        if value in (None, ""):
+            return None
+        try:
+            return self.param.to_internal_value(value)
+        except serializers.ValidationError as exc:
+            raise forms.ValidationError(str(exc.detail[0]), code="invalid")
 
 
 # --------------------------------------------------------------------------------------------
@@ -91,7 +100,7 @@ class ManyValuesFilter(DocumentedFilter):
     """A repeatable parameter (``?os=android&os=ios``): rows matching any of the values (case-insensitive)."""
 
     field_class = ManyStringsField
-    schema = {"type": "array", "items": {"type": "string", "pattern": "^[^\\u0000]*\\S[^\\u0000]*$"}}
+    schema = {"type": "array", "items": TEXT_SCHEMA}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("lookup_expr", "iexact")
@@ -128,7 +137,18 @@ class DayFilter(DocumentedFilter):
     """A date parameter (YYYYMMDD or YYYY-MM-DD)."""
 
     field_class = DayField
-    schema = {"type": "string", "format": "date"}
+    schema = DayField.param.openapi()
+
+
+class TextFilter(DocumentedFilter):
+    """A text parameter (``search``): rows whose ``field_name`` contains it, case-insensitive by default."""
+
+    field_class = TextField
+    schema = TEXT_SCHEMA
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("lookup_expr", "icontains")
+        super().__init__(*args, **kwargs)
 
 
 def utc_midnight(day: date) -> datetime:

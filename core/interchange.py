@@ -36,7 +36,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, ClassVar
 
@@ -47,6 +47,8 @@ from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils.module_loading import autodiscover_modules
+from psycopg.adapt import Loader
+from psycopg.pq import Format
 
 MAX_ERRORS = 20
 CHUNK_ROWS = 20_000
@@ -177,8 +179,14 @@ def day(value: Any) -> date:
     raise Invalid(f"{show(value)} is not a date (YYYY-MM-DD)")
 
 
+# Stored timestamps stay readable by every reader (Python's datetime included): an instant outside
+# these bounds (UTC) is refused, so that one record can never break listing or export.
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(3000, 1, 1, tzinfo=UTC)  # exclusive
+
+
 def instant(value: Any) -> datetime:
-    """An ISO 8601 timestamp with offset."""
+    """An ISO 8601 timestamp with offset, from 1900-01-01 to 2999-12-31 UTC."""
     if type(value) is str:
         try:
             moment = datetime.fromisoformat(value)
@@ -187,6 +195,8 @@ def instant(value: Any) -> datetime:
         if moment is not None:
             if moment.tzinfo is None:
                 raise Invalid(f"{show(value)} has no UTC offset (ISO 8601 with offset, e.g. 2026-08-01T09:30:00+00:00)")
+            if not EARLIEST_INSTANT <= moment < LATEST_INSTANT:
+                raise Invalid(f"{show(value)} is outside the accepted range 1900-01-01 to 2999-12-31 (UTC)")
             return moment
     raise Invalid(f"{show(value)} is not an ISO 8601 timestamp with offset (e.g. 2026-08-01T09:30:00+00:00)")
 
@@ -376,7 +386,7 @@ class EntityKind(RecordKind):
         if self.owner_column == "id":
             return None
         return (
-            f"SELECT s.line, '{self.name} ' || s.id || ' belongs to another {self.scope}' "
+            f"SELECT s.line, '{self.name} ' || s.id || ' is not yours: the id is taken' "
             f"FROM {staging} s JOIN {self.table} t ON t.id = s.id "
             f"WHERE t.{self.owner_column} <> s.{self.owner_field} ORDER BY s.line LIMIT {MAX_ERRORS}",
             [],
@@ -540,8 +550,7 @@ class References:
                 return
         if found == owner or (owner is None and found is not _MISSING) or found is _BROKEN:
             return
-        problem = _reference_problem(kind, found, owner)
-        raise Invalid(f"{label} {_show_key(key)} {problem}", forbidden=problem.startswith("belongs"))
+        raise Invalid(f"{label} {_show_key(key)} {_reference_problem(kind, found, owner)}")
 
     def define(self, kind: str, key: Hashable, owner: str | None, scope: str | None) -> None:
         before = self.defined[kind].get(key, _ABSENT)
@@ -574,15 +583,18 @@ class References:
             problem = _reference_problem(kind, self.stored[kind][key], owner)
             if problem:
                 message = f"{label} {_show_key(key)} {problem}"
-                errors.append(RecordError(position, record_kind, message, problem.startswith("belongs")))
+                errors.append(RecordError(position, record_kind, message))
         return errors
 
 
+# An id of another tenant reads exactly as one that does not exist (same words, same status): an
+# error never confirms that another tenant's id exists.
+UNKNOWN_OR_NOT_YOURS = "is unknown or not yours (neither defined earlier in the input nor stored for this tenant)"
+
+
 def _reference_problem(kind: str, found: Any, owner: str | None) -> str | None:
-    if found is _MISSING:
-        return "is not defined earlier in the input nor stored"
-    if owner is not None and found != owner:
-        return f"belongs to another {kinds().get(kind).scope or 'tenant'}"
+    if found is _MISSING or (owner is not None and found != owner):
+        return UNKNOWN_OR_NOT_YOURS
     return None
 
 
@@ -801,7 +813,8 @@ class Importer:
         with transaction.atomic(), connection.cursor() as cursor:
             # Foreign keys are checked as each chunk is written (by the writer thread, while the next
             # chunk is being checked) rather than all at commit time, after every other step.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            # An import is not a report: the statement limit of requests (see settings) does not cut it.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET LOCAL statement_timeout = 0")
             refs = References()
             shortcuts = {
                 kind.name: shortcut
@@ -926,6 +939,22 @@ def read_lines(stream: Iterable[bytes | str]) -> Iterator[tuple[int, bytes | str
 # Export.
 
 
+class _TolerantTimestamptzLoader(Loader):
+    """PostgreSQL's timestamptz loader, but a value Python's datetime cannot hold (before year 1 or
+    after 9999: stored before imports refused them) is kept as PostgreSQL's text, so that one such
+    row never stops an export."""
+
+    def __init__(self, oid: int, context=None):
+        super().__init__(oid, context)
+        self._load = psycopg.adapters.get_loader(oid, Format.TEXT)(oid, context).load
+
+    def load(self, data) -> Any:
+        try:
+            return self._load(data)
+        except psycopg.DataError:
+            return bytes(data).decode()
+
+
 @dataclass(frozen=True)
 class ExportSelection:
     """What an export holds. Tenants: the organizations' device usage kinds and the clients' app kinds
@@ -970,6 +999,7 @@ def export_lines(selection: ExportSelection = EVERYTHING) -> Iterator[bytes]:
         if query is None:
             continue
         with connection.chunked_cursor() as cursor:
+            cursor.cursor.adapters.register_loader("timestamptz", _TolerantTimestamptzLoader)
             cursor.execute(*query)
             names = ("kind", *(column.name for column in cursor.description))
             while rows := cursor.fetchmany(EXPORT_FETCH):

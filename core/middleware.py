@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 
-from core.errors import json_error
+from core.errors import json_error, known_failure
 
 logger = logging.getLogger("core.errors")
 
@@ -43,7 +42,11 @@ class JsonErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not is_api_path(request.path):
             return None
-        if isinstance(exception, RequestDataTooBig):
-            return json_error(413, "The request body is too large.")
+        found = known_failure(exception)
+        if found is not None:
+            status_code, message, headers = found
+            if status_code >= 500:
+                logger.warning("%s on %s %s: %s", status_code, request.method, request.path, exception)
+            return json_error(status_code, message, headers=headers)
         logger.exception("Unhandled error on %s %s", request.method, request.path)
         return json_error(500, "Internal server error. It has been logged.")

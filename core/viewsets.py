@@ -33,6 +33,8 @@ def check_parameters(query: Mapping[str, list[str]], accepted: Mapping[str, bool
     for name, values in query.items():
         if len(values) > 1 and not accepted[name]:
             raise InvalidParameter(f"{name} was given {len(values)} times; give it once.", {name: values})
+        if any(not value.strip() for value in values):  # as core.params' types: a blank value is a mistake
+            raise InvalidParameter(f"{name} must not be empty", {name: values[0] if len(values) == 1 else values})
 
 
 class StrictQueryMixin:

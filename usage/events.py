@@ -1,13 +1,16 @@
 """Listing device sessions (``/v2/usage/event``; the v0 events route builds on it too).
 
 Sessions that overlap the range, in start order, with keyset pagination on (start_time, id):
-a page costs the same whatever its depth.
+a page costs the same whatever its depth. Times leave PostgreSQL as text (the page key included),
+so that a stored timestamp Python's datetime cannot hold (a year before 1 or after 9999, written
+before imports refused them) never breaks a listing.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,6 +21,7 @@ from zoneinfo import ZoneInfo
 import orjson
 from django.db import connection
 
+from core.db import time_limit
 from core.errors import InvalidParameter
 from usage.reporting import Filters, filter_conditions
 
@@ -63,8 +67,10 @@ class EventQuery:
     filters: Filters = field(default_factory=Filters)
 
 
-def events_sql(query: EventQuery, *, columns: list[str], after: tuple[datetime, str] | None = None) -> tuple[str, dict]:
-    """SQL listing the sessions overlapping the range; the last two columns are the page key."""
+def events_sql(
+    query: EventQuery, *, columns: list[str], after: tuple[str, str] | None = None, keys: bool = True
+) -> tuple[str, dict]:
+    """SQL listing the sessions overlapping the range; with ``keys``, the last two columns are the page key."""
     conditions, _, params = filter_conditions(query.filters)
     params.update(org=query.organization_id, rs=query.start, re=query.end, tz=str(query.tz))
     # A zero-length session counts when it starts inside the range.
@@ -75,11 +81,10 @@ def events_sql(query: EventQuery, *, columns: list[str], after: tuple[datetime, 
         *conditions,
     ]
     if after is not None:
-        where.append("(e.start_time, e.id) > (%(after_start)s, %(after_id)s::uuid)")
+        where.append("(e.start_time, e.id) > (%(after_start)s::timestamptz, %(after_id)s::uuid)")
         params.update(after_start=after[0], after_id=after[1])
-    select = ", ".join(
-        [*(f"{_COLUMNS[c]} AS {c}" for c in columns), "e.start_time AS key_start", "e.id::text AS key_id"]
-    )
+    key_columns = ["e.start_time::text AS key_start", "e.id::text AS key_id"] if keys else []
+    select = ", ".join([*(f"{_COLUMNS[c]} AS {c}" for c in columns), *key_columns])
     sql = f"""
         SELECT {select}
         FROM usage_usageevent e
@@ -92,17 +97,26 @@ def events_sql(query: EventQuery, *, columns: list[str], after: tuple[datetime, 
     return sql, params
 
 
-def encode_cursor(start: datetime, event_id: str) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps([start.isoformat(), event_id])).decode().rstrip("=")
+# PostgreSQL's text of a timestamptz (ISO DateStyle), years beyond Python's included.
+_PG_INSTANT = re.compile(r"\d{4,5}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d{1,6})?[+-]\d\d(:\d\d){0,2}( BC)?")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def encode_cursor(start: str, event_id: str) -> str:
+    """``start`` is the session start as PostgreSQL writes it."""
+    return base64.urlsafe_b64encode(orjson.dumps([start, event_id])).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
     try:
         start, event_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         # UUID() of a JSON number raises AttributeError, not ValueError: check the types first.
         if not isinstance(start, str) or not isinstance(event_id, str):
             raise TypeError("cursor values must be strings")
-        return datetime.fromisoformat(start), str(UUID(event_id))
+        if not _PG_INSTANT.fullmatch(start):
+            start = datetime.fromisoformat(start).isoformat()  # a cursor of an earlier version
+            if datetime.fromisoformat(start).tzinfo is None:
+                raise ValueError("no offset")
+        return start, str(UUID(event_id))
     except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
         raise InvalidParameter(
             "cursor is not valid: pass the next_cursor value of the previous page unchanged", {"cursor": cursor}
@@ -113,7 +127,7 @@ def event_page(query: EventQuery, *, limit: int, cursor: str | None) -> tuple[li
     """One page of sessions and the cursor of the next page (None on the last)."""
     after = decode_cursor(cursor) if cursor else None
     sql, params = events_sql(query, columns=EVENT_FIELDS, after=after)
-    with connection.cursor() as db:
+    with connection.cursor() as db, time_limit():
         db.execute(sql + " LIMIT %(limit)s", {**params, "limit": limit + 1})
         rows = db.fetchall()
     next_cursor = encode_cursor(rows[limit - 1][-2], rows[limit - 1][-1]) if len(rows) > limit else None
@@ -124,15 +138,19 @@ def event_rows(
     query: EventQuery, *, columns: list[str] = EVENT_FIELDS, chunk_size: int = 5000
 ) -> Iterator[dict[str, Any]]:
     """Every session of the range as dicts, fetched in chunks from a server-side cursor."""
-    sql, params = events_sql(query, columns=columns)
+    sql, params = events_sql(query, columns=columns, keys=False)
     db = connection.chunked_cursor()
-    db.execute(sql, params)
+    with time_limit():
+        db.execute(sql, params)
+        first = db.fetchmany(chunk_size)
 
     def rows() -> Iterator[dict[str, Any]]:
         try:
-            while chunk := db.fetchmany(chunk_size):
+            chunk = first
+            while chunk:
                 for row in chunk:
                     yield dict(zip(columns, row, strict=False))
+                chunk = db.fetchmany(chunk_size)
         finally:
             db.close()
 

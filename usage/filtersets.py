@@ -11,7 +11,7 @@ from datetime import date
 import django_filters
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from core.filters import DayFilter, ManyUUIDsFilter, ManyValuesFilter, OrderingFilter, utc_midnight
+from core.filters import DayFilter, ManyUUIDsFilter, ManyValuesFilter, OrderingFilter, TextFilter, utc_midnight
 from usage.models import Device, Host, Team, UsageEvent, User
 
 
@@ -20,7 +20,7 @@ def _session_ending_since(day: date) -> Exists:
 
 
 class DeviceFilterSet(django_filters.FilterSet):
-    search = django_filters.CharFilter(
+    search = TextFilter(
         field_name="device_address", lookup_expr="icontains", help_text="Part of the address (device_id@hostname)."
     )
     hostname = ManyValuesFilter(field_name="host__hostname", help_text="Host name. Repeatable.")
@@ -62,7 +62,7 @@ class DeviceFilterSet(django_filters.FilterSet):
 
 
 class HostFilterSet(django_filters.FilterSet):
-    search = django_filters.CharFilter(field_name="hostname", lookup_expr="icontains", help_text="Part of the name.")
+    search = TextFilter(field_name="hostname", lookup_expr="icontains", help_text="Part of the name.")
     country = ManyValuesFilter(help_text="Country code. Repeatable.")
     ordering = OrderingFilter(fields=["hostname", "country", "device_count"])
 
@@ -72,7 +72,7 @@ class HostFilterSet(django_filters.FilterSet):
 
 
 class TeamFilterSet(django_filters.FilterSet):
-    search = django_filters.CharFilter(field_name="name", lookup_expr="icontains", help_text="Part of the name.")
+    search = TextFilter(field_name="name", lookup_expr="icontains", help_text="Part of the name.")
     ordering = OrderingFilter(fields=["id", "name", "member_count"])
 
     class Meta:
@@ -81,7 +81,7 @@ class TeamFilterSet(django_filters.FilterSet):
 
 
 class UserFilterSet(django_filters.FilterSet):
-    search = django_filters.CharFilter(method="filter_search", help_text="Part of the email address or the name.")
+    search = TextFilter(method="filter_search", help_text="Part of the email address or the name.")
     team_id = ManyUUIDsFilter(
         field_name="teams", distinct=True, help_text="A team the user is a member of. Repeatable."
     )

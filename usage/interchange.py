@@ -19,6 +19,8 @@ from operator import itemgetter
 from typing import Any
 
 from core.interchange import (
+    EARLIEST_INSTANT,
+    LATEST_INSTANT,
     MAX_ERRORS,
     EntityKind,
     Invalid,
@@ -255,7 +257,7 @@ class DeviceKind(RecordKind):
 
     def conflicts(self, staging: str, scope: WriteScope) -> tuple[str, list[Any]] | None:
         return (
-            f"SELECT s.line, 'device ' || s.device_id || '@' || s.hostname || ' belongs to another organization' "
+            f"SELECT s.line, 'device ' || s.device_id || '@' || s.hostname || ' is not yours: the address is taken' "
             f"FROM {staging} s JOIN {HOST} h ON h.hostname = s.hostname "
             f"JOIN {DEVICE} d ON d.host_id = h.id AND d.device_id = s.device_id "
             f"WHERE d.organization_id <> s.organization ORDER BY s.line LIMIT {MAX_ERRORS}",
@@ -424,6 +426,7 @@ class UsageEventKind(EntityKind):
         users: dict[str, tuple[str, bytes, bool]] = {}
         teams: dict[str, tuple[str, bytes, bool]] = {}
         fromisoformat, fromhex, pack, matches = datetime.fromisoformat, bytes.fromhex, _BOTH.pack, _LOWER_UUID.fullmatch
+        earliest, latest = EARLIEST_INSTANT, LATEST_INSTANT
 
         def owner(kind: str, key: Hashable) -> tuple[str | None, bool]:
             """(owner as References.require finds it, or None when that is not a plain owner; whether stored)."""
@@ -468,6 +471,8 @@ class UsageEventKind(EntityKind):
                 start, end = fromisoformat(record["start_time"]), fromisoformat(record["end_time"])
                 if start.tzinfo is None or end.tzinfo is None or end < start:
                     return None
+                if not (earliest <= start and end < latest):
+                    return None  # the general checks name the bad timestamp
                 if user is not None and team is not None:
                     user_known = users.get(user)
                     if user_known is None or (user_known[2] and user in defined_users):

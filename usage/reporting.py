@@ -13,12 +13,13 @@ count a session once, in the bin where it starts, and only if it starts inside t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, make_dataclass, replace
 from typing import Any
 from uuid import UUID
 
 from django.db import connection
 
+from core.db import time_limit
 from usage.binning import Bins
 
 # --------------------------------------------------------------------------------------------
@@ -207,35 +208,103 @@ def unsupported_metrics(metrics: Sequence[str], dimensions: Sequence[str]) -> li
 
 
 @dataclass(frozen=True)
-class Filters:
-    team_ids: Sequence[UUID] = ()
-    team_names: Sequence[str] = ()
-    user_ids: Sequence[UUID] = ()
-    user_emails: Sequence[str] = ()
-    device_addresses: Sequence[str] = ()
-    hostnames: Sequence[str] = ()
-    device_ids: Sequence[str] = ()
-    automated: bool | None = None
+class Filter:
+    """One filter, declared once: its field of ``Filters``, the SQL that applies it, and the names
+    the API routes give it. The routes' parameter fields, v2's ``filters_from`` and v1's
+    ``filter_on.*`` are generated from these records (``usage.api.params.filter_fields``)."""
+
+    field: str  # field of Filters, and the SQL parameter's name
+    universe: str  # the display_all universe it narrows: team, user or device
+    sql: str  # condition over {col}, the tested column of a session ``e`` or a universe row
+    column: str  # the session column tested
+    value: str  # how a value is read: "uuid" or "text"
+    description: str
+    v2: str | None = None  # parameter of /v2/usage routes
+    v1: str | None = None  # parameter of /v1/usage routes
+    casefold: bool = False  # values compared lower-cased (the SQL lower-cases its side)
 
 
-# (field, universe it narrows, SQL over the session ``e`` / a universe row ``x``, SQL parameter)
 _TEAM_IN = "SELECT t.id FROM usage_team t WHERE t.organization_id = %(org)s AND "
 _USER_IN = "SELECT u.id FROM usage_user u WHERE u.organization_id = %(org)s AND "
 _DEVICE_IN = "SELECT d.id " + _DEVICES_OF_ORG + " AND "
-FILTERS: tuple[tuple[str, str, str, str], ...] = (
-    ("team_ids", "team", "{col} = ANY(%(team_ids)s::uuid[])", "team_id"),
-    ("team_names", "team", "{col} IN (" + _TEAM_IN + "t.name = ANY(%(team_names)s))", "team_id"),
-    ("user_ids", "user", "{col} = ANY(%(user_ids)s::uuid[])", "user_id"),
-    ("user_emails", "user", "{col} IN (" + _USER_IN + "lower(u.email) = ANY(%(user_emails)s))", "user_id"),
-    (
+FILTERS: tuple[Filter, ...] = (
+    Filter(
+        "team_ids",
+        "team",
+        "{col} = ANY(%(team_ids)s::uuid[])",
+        "team_id",
+        "uuid",
+        "Only sessions charged to this team (its id).",
+        v2="filter_team_id",
+    ),
+    Filter(
+        "team_names",
+        "team",
+        "{col} IN (" + _TEAM_IN + "t.name = ANY(%(team_names)s))",
+        "team_id",
+        "text",
+        "Only sessions charged to the team of this name (exact).",
+        v2="filter_team_name",
+        v1="filter_on.team_name",
+    ),
+    Filter(
+        "user_ids",
+        "user",
+        "{col} = ANY(%(user_ids)s::uuid[])",
+        "user_id",
+        "uuid",
+        "Only sessions of this user (their id).",
+        v2="filter_user_id",
+    ),
+    Filter(
+        "user_emails",
+        "user",
+        "{col} IN (" + _USER_IN + "lower(u.email) = ANY(%(user_emails)s))",
+        "user_id",
+        "text",
+        "Only sessions of the user with this email (case-insensitive).",
+        v2="filter_user_email",
+        v1="filter_on.user_email",
+        casefold=True,
+    ),
+    Filter(
         "device_addresses",
         "device",
         "{col} IN (" + _DEVICE_IN + "d.device_id || '@' || h.hostname = ANY(%(device_addresses)s))",
         "device_id",
+        "text",
+        "Only sessions on the device of this address (device_id@hostname).",
+        v2="filter_device_address",
+        v1="filter_on.device_address",
     ),
-    ("hostnames", "device", "{col} IN (" + _DEVICE_IN + "h.hostname = ANY(%(hostnames)s))", "device_id"),
-    ("device_ids", "device", "{col} IN (" + _DEVICE_IN + "d.device_id = ANY(%(device_ids)s))", "device_id"),
+    Filter(
+        "hostnames",
+        "device",
+        "{col} IN (" + _DEVICE_IN + "h.hostname = ANY(%(hostnames)s))",
+        "device_id",
+        "text",
+        "Only sessions on devices of this host (hostname).",
+        v2="filter_hostname",
+        v1="filter_on.hostname",
+    ),
+    Filter(
+        "device_ids",
+        "device",
+        "{col} IN (" + _DEVICE_IN + "d.device_id = ANY(%(device_ids)s))",
+        "device_id",
+        "text",
+        "Only sessions on devices of this device id, on any host.",
+    ),
 )
+
+# The filters' values by field (each a sequence, empty: no filter), and automated (None: any).
+Filters = make_dataclass(
+    "Filters",
+    [(f.field, Sequence[UUID] if f.value == "uuid" else Sequence[str], field(default=())) for f in FILTERS]
+    + [("automated", bool | None, field(default=None))],
+    frozen=True,
+)
+Filters.__module__ = __name__
 # How each universe names the column a filter tests.
 _UNIVERSE_COLUMNS = {"team": {"team_id": "t.id"}, "user": {"user_id": "u.id"}, "device": {"device_id": "d.id"}}
 
@@ -245,13 +314,15 @@ def filter_conditions(filters: Filters) -> tuple[list[str], dict[str, list[str]]
     on_sessions: list[str] = []
     on_universe: dict[str, list[str]] = {"team": [], "user": [], "device": []}
     params: dict[str, Any] = {}
-    for name, universe, template, column in FILTERS:
-        values = list(getattr(filters, name))
+    for declared in FILTERS:
+        values = list(getattr(filters, declared.field))
         if not values:
             continue
-        params[name] = [v.lower() for v in values] if name == "user_emails" else values
-        on_sessions.append(template.format(col=f"e.{column}"))
-        on_universe[universe].append(template.format(col=_UNIVERSE_COLUMNS[universe][column]))
+        params[declared.field] = [v.lower() for v in values] if declared.casefold else values
+        on_sessions.append(declared.sql.format(col=f"e.{declared.column}"))
+        on_universe[declared.universe].append(
+            declared.sql.format(col=_UNIVERSE_COLUMNS[declared.universe][declared.column])
+        )
     if filters.automated is not None:
         on_sessions.append("e.automated = %(automated)s")
         params["automated"] = filters.automated
@@ -606,10 +677,14 @@ def run_report(spec: ReportSpec, *, chunk_size: int = 5000) -> Report:
     The query runs (and fails, if it does) before this returns; rows are then fetched in chunks
     from a server-side cursor, so a streamed response never holds the whole report in memory.
     """
+    from usage.limits import check_report_size
+
+    check_report_size(spec)  # bins x groups known too large: a 400 before the query runs
     sql, params = build_report_sql(spec)
     cursor = connection.chunked_cursor()
-    cursor.execute(sql, params)
-    first = cursor.fetchmany(chunk_size)
+    with time_limit():  # a WITH HOLD cursor's query escapes statement_timeout: see core.db
+        cursor.execute(sql, params)
+        first = cursor.fetchmany(chunk_size)
 
     def rows() -> Iterator[tuple]:
         try:

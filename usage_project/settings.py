@@ -2,14 +2,19 @@
 
 SECRET_KEY, DEBUG, ALLOWED_HOSTS and DATABASE_URL come from the environment. Without
 DATABASE_URL an embedded PostgreSQL server is started in ``.pgdata/`` (see embedded_db).
+Operation settings (SPEC §14): STATEMENT_TIMEOUT, CONN_MAX_AGE, THROTTLE_RATE, MAX_REPORT_ROWS.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
+import sys
+import warnings
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -22,9 +27,21 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 DEBUG = env_bool("DEBUG", False)
-# The fallback key is for local runs and tests only; production sets SECRET_KEY (check --deploy
-# rejects the fallback).
-SECRET_KEY = os.environ.get("SECRET_KEY") or "django-insecure-local-development-key-do-not-deploy"
+# manage.py marks its processes: operator commands (migrate, import, export, benchmarks) are not
+# request handlers; runserver is.
+COMMAND_LINE = os.environ.get("USAGE_COMMAND_LINE") == "1" and "runserver" not in sys.argv[1:2]
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
+if not SECRET_KEY:
+    if DEBUG:
+        SECRET_KEY = "django-insecure-local-development-key-debug-only"
+    elif COMMAND_LINE:
+        # A command signs nothing that outlives it: a key of its own, never a known one.
+        SECRET_KEY = secrets.token_urlsafe(50)
+    else:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set it in the environment (a long random string, e.g. "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`), or DEBUG=true for a local run."
+        )
 ALLOWED_HOSTS = [
     h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver").split(",") if h.strip()
 ]
@@ -48,8 +65,10 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "core.slashes.TrailingSlashMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -77,15 +96,30 @@ TEMPLATES = [
 WSGI_APPLICATION = "usage_project.wsgi.application"
 
 if os.environ.get("DATABASE_URL"):
-    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
 else:
     from usage_project.embedded_db import embedded_database
 
     DATABASES = {"default": embedded_database(BASE_DIR / ".pgdata")}
 
+# Connections are kept per server thread (gunicorn: workers x threads, see gunicorn.conf.py, so
+# they never pile up), and checked before reuse: a server restart costs no failed request.
+DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "60"))
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# Every statement a request runs is bounded (seconds; 0: none). Reports use WITH HOLD cursors,
+# which PostgreSQL's statement_timeout does not cover: core.db.time_limit guards those.
+# Operator commands (manage.py) are not limited; imports lift the limit for their transaction.
+STATEMENT_TIMEOUT = float(os.environ.get("STATEMENT_TIMEOUT", "30"))
+_statement_timeout = 0 if COMMAND_LINE else int(STATEMENT_TIMEOUT * 1000)
+
 # Reports are single large queries: JIT compilation was measured to cost more than it saves
 # (~3 s on a 1M-session report), and aggregation hash tables need more than the 4 MB default.
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off -c work_mem=64MB"
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+    f"-c jit=off -c work_mem=64MB -c statement_timeout={_statement_timeout}"
+)
+# A database that does not answer is reported as unavailable (503) rather than hanging a worker.
+DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
 
 # Lets concurrent test runs on one server use separate test databases.
 if os.environ.get("TEST_DB_NAME"):
@@ -111,6 +145,17 @@ LOGOUT_REDIRECT_URL = "portal:login"
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Static files are served by the application (whitenoise), DEBUG or not. Without collectstatic
+# they are found in the apps; after it, compressed copies in STATIC_ROOT are served.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+warnings.filterwarnings("ignore", message="No directory at")  # whitenoise, before collectstatic
+
+# The largest report (rows known before it runs: bins x groups with display_all) accepted.
+MAX_REPORT_ROWS = int(os.environ.get("MAX_REPORT_ROWS", "2000000"))
 
 # Reports accept many repeated filter values through POST; keep Django's guard but roomier.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
@@ -126,11 +171,14 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["core.renderers.OrjsonRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "core.errors.exception_handler",
+    # Per token (core.throttling): a client that floods gets 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": os.environ.get("THROTTLE_RATE", "1200/min")},
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.renderers.FormatParameterNegotiation",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
@@ -157,6 +205,8 @@ SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000" if SE
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Load balancers probe over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 LOGGING = {
     "version": 1,

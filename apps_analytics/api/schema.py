@@ -99,7 +99,6 @@ class AppPageSerializer(PageSerializer):
 
 ERRORS = error_responses(
     e400="Invalid or unknown parameters.",
-    e401="Authentication required.",
     e403="No grant for this client.",
     e404="Unknown client, or app not found in this client.",
 )

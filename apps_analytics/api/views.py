@@ -15,6 +15,7 @@ from apps_analytics.api import params, schema
 from apps_analytics.models import Application, Client
 from core.errors import NotFound
 from core.pagination import LimitOffsetPagination
+from core.params import openapi_parameters
 from core.tenancy import ClientScoped
 
 TAGS = ["App analytics"]
@@ -72,7 +73,7 @@ class AppUtilizationView(ClientView):
         summary="App Utilization Detail",
         description="Period-level metrics of one app, with an optional comparison period (seed 001). "
         "Dates are the client's local dates.",
-        parameters=[params.UtilizationParams],
+        parameters=openapi_parameters(params.UtilizationParams),
         responses={200: schema.AppUtilizationDetailSerializer, **schema.ERRORS},
         examples=[OpenApiExample("With comparison period", value=DETAIL_EXAMPLE, response_only=True)],
     )
@@ -92,7 +93,7 @@ class AppsUtilizationView(ClientView):
         summary="App Utilization",
         description="The detail's four metrics for every app of the client (zeros for apps nobody used), "
         "ordered and paginated with limit/offset.",
-        parameters=[params.AppsUtilizationParams],
+        parameters=openapi_parameters(params.AppsUtilizationParams),
         responses={200: schema.AppUtilizationPageSerializer, **schema.ERRORS},
     )
     def get(self, request: Request, client_id: UUID) -> Response:
@@ -119,7 +120,7 @@ class AppActivityView(ClientView):
         operation_id="app_activity",
         summary="App Activity",
         description="A daily series of one metric of one app: one point per day of the period, zeros included.",
-        parameters=[params.ActivityParams],
+        parameters=openapi_parameters(params.ActivityParams),
         responses={200: schema.AppActivitySerializer, **schema.ERRORS},
     )
     def get(self, request: Request, client_id: UUID, app_id: UUID) -> Response:
@@ -139,7 +140,7 @@ class AppUsersView(ClientView):
         operation_id="app_utilization_users",
         summary="App Utilization Users for One App",
         description="Per user with activity on the app in the period, ordered and paginated with limit/offset.",
-        parameters=[params.AppUsersParams],
+        parameters=openapi_parameters(params.AppUsersParams),
         responses={200: schema.AppUsersPageSerializer, **schema.ERRORS},
     )
     def get(self, request: Request, client_id: UUID, app_id: UUID) -> Response:
@@ -169,7 +170,7 @@ class AppListView(ClientView):
         operation_id="app_list",
         summary="List Apps",
         description="The client's applications by name, paginated with limit/offset.",
-        parameters=[params.AppListParams],
+        parameters=openapi_parameters(params.AppListParams),
         responses={200: schema.AppPageSerializer, **schema.ERRORS},
     )
     def get(self, request: Request, client_id: UUID) -> Response:

@@ -21,8 +21,8 @@ def test_get_app_rejects_query_parameters(reader, app):
     assert response.json() == {
         "error": {
             "code": "invalid_parameter",
-            "message": "Unknown query parameter(s): fields. Accepted: none.",
-            "details": {"fields": "name"},
+            "message": "Unknown parameter: fields. Accepted: none.",
+            "details": {"fields": ["name"]},
         }
     }
 
@@ -61,7 +61,7 @@ def test_the_app_list_rejects_unknown_parameters(reader, acme):
     assert response.json() == {
         "error": {
             "code": "invalid_parameter",
-            "message": "Unknown query parameter(s): search. Accepted: limit, offset.",
-            "details": {"search": "fig"},
+            "message": "Unknown parameter: search. Accepted: limit, offset.",
+            "details": {"search": ["fig"]},
         }
     }

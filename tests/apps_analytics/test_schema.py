@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -72,7 +74,7 @@ def schema(django_db_blocker) -> dict:
 def test_the_schema_documents_each_route_and_its_parameters(schema, path):
     operation = schema["paths"][path]["get"]
     assert {parameter["name"] for parameter in operation["parameters"]} == EXPECTED_PARAMETERS[path]
-    assert set(operation["responses"]) == {"200", "400", "401", "403", "404"}
+    assert set(operation["responses"]) == {"200", "400", "401", "403", "404", "503"}
 
 
 def test_required_parameters_and_choices_are_documented(schema):
@@ -82,7 +84,9 @@ def test_required_parameters_and_choices_are_documented(schema):
     assert parameters["granularity"]["required"] is True
     assert parameters["granularity"]["schema"]["enum"] == ["daily", "weekly", "monthly", "quarterly"]
     assert parameters["start_date"]["required"] is True
-    assert parameters["start_date"]["schema"] == {"type": "string", "format": "date"}
+    start_date = parameters["start_date"]["schema"]
+    assert (start_date["type"], start_date["format"]) == ("string", "date")
+    assert re.fullmatch(start_date["pattern"], "2024-02-29") and not re.fullmatch(start_date["pattern"], "2023-02-29")
     assert parameters["compare_start_date"].get("required", False) is False
     assert parameters["app_id"]["schema"] == {"type": "string", "format": "uuid"}
 

@@ -171,16 +171,16 @@ def test_a_second_tenant_cannot_overwrite_the_first_tenants_rows_through_its_own
     assert response.status_code == 403
     assert response.json()["error"]["details"] == {
         "errors": [
-            {"record": 1, "kind": "usage_event", "message": f"usage_event {EVENT} belongs to another organization"}
+            {"record": 1, "kind": "usage_event", "message": f"usage_event {EVENT} is not yours: the id is taken"}
         ]
     }
     stolen_device = {**dataset()[4], "organization": ORG2}
     response = post(globex, [stolen_device])
     assert response.status_code == 403
     assert response.json()["error"]["message"] == (
-        "record 0: device: device tab-1@h1.acme.test belongs to another organization. Nothing was written."
+        "record 0: device: device tab-1@h1.acme.test is not yours: the address is taken. Nothing was written."
     )
-    # Nor refer to them.
+    # Nor refer to them: the reference reads as one to an id that does not exist (tests/operation).
     own_event = {
         **dataset()[6],
         "id": "00000000-0000-4000-8000-000000000099",
@@ -188,9 +188,10 @@ def test_a_second_tenant_cannot_overwrite_the_first_tenants_rows_through_its_own
         "device": "g-1@h1.acme.test",
     }
     response = post(globex, [device, own_event])
-    assert response.status_code == 403
+    assert response.status_code == 400
     assert response.json()["error"]["message"] == (
-        f"record 1: usage_event: team {TEAM} belongs to another organization. Nothing was written."
+        f"record 1: usage_event: team {TEAM} is unknown or not yours (neither defined earlier in the input nor "
+        "stored for this tenant). Nothing was written."
     )
     assert row_counts() == before
     assert UsageEvent.objects.get(pk=EVENT).organization_id.hex == ORG.replace("-", "")

@@ -209,5 +209,5 @@ def test_an_entity_found_stored_is_checked_again_each_time():
     refs.define("user", STORED_USER, ORG2, "organization")
     assert shortcut(session(user=STORED_USER), 2) is None
     assert Importer()._check(2, session(user=STORED_USER), refs).message == (
-        f"user {STORED_USER} belongs to another organization"
+        f"user {STORED_USER} is unknown or not yours (neither defined earlier in the input nor stored for this tenant)"
     )

@@ -20,6 +20,8 @@ from tests.interchange.conftest import (
 
 pytestmark = pytest.mark.django_db
 
+UNKNOWN = "is unknown or not yours (neither defined earlier in the input nor stored for this tenant)"
+
 KNOWN = (
     "organization, team, user, host, device, usage_event, client, department, client_user, application, "
     "app_usage_report"
@@ -85,7 +87,7 @@ CASES = {
     ),
     "undefined device": (
         with_change(5, device="tab-9@h1.acme.test"),
-        "line 6: usage_event: device 'tab-9@h1.acme.test' is not defined earlier in the input nor stored",
+        f"line 6: usage_event: device 'tab-9@h1.acme.test' {UNKNOWN}",
     ),
     "team defined only later": (
         [
@@ -93,11 +95,11 @@ CASES = {
             {**dataset()[2], "teams": [TEAM2]},
             {"kind": "team", "id": TEAM2, "organization": ORG, "name": "Blue"},
         ],
-        f"line 3: user: teams: team {TEAM2} is not defined earlier in the input nor stored",
+        f"line 3: user: teams: team {TEAM2} {UNKNOWN}",
     ),
     "undefined host": (
         [*dataset(), {"kind": "device", "organization": ORG, "device_id": "tab-2", "hostname": "h9.acme.test"}],
-        "line 13: device: hostname h9.acme.test is not defined earlier in the input nor stored",
+        f"line 13: device: hostname h9.acme.test {UNKNOWN}",
     ),
     "session of another organization than its device": (
         [
@@ -105,11 +107,11 @@ CASES = {
             {"kind": "organization", "id": ORG2, "name": "Globex"},
             {**dataset()[5], "organization": ORG2, "user": None, "team": None},
         ],
-        "line 7: usage_event: device 'tab-1@h1.acme.test' belongs to another organization",
+        f"line 7: usage_event: device 'tab-1@h1.acme.test' {UNKNOWN}",
     ),
     "user of another organization": (
         [{"kind": "organization", "id": ORG2, "name": "Globex"}, *with_change(5, organization=ORG2)[:6]],
-        "line 7: usage_event: device 'tab-1@h1.acme.test' belongs to another organization",
+        f"line 7: usage_event: device 'tab-1@h1.acme.test' {UNKNOWN}",
     ),
     "negative report value": (
         with_change(11, total_active_ms=-5),
@@ -125,7 +127,7 @@ CASES = {
             {"kind": "client", "id": ORG2, "name": "Other", "timezone": "UTC"},
             {**dataset()[11], "client": ORG2},
         ],
-        f"line 13: app_usage_report: application {APP} belongs to another client",
+        f"line 13: app_usage_report: application {APP} {UNKNOWN}",
     ),
     "bad date": (
         with_change(11, activity_date="01/08/2026"),
@@ -164,7 +166,7 @@ def test_every_bad_record_is_listed_in_file_order(write_file):
     records[6] = {**records[6], "team": None}
     records.append({"kind": "nope"})
     assert refused(write_file, records).splitlines() == [
-        f"line 2: team: organization {ORG2} is not defined earlier in the input nor stored",
+        f"line 2: team: organization {ORG2} {UNKNOWN}",
         "line 6: usage_event: end_time is before start_time",
         f"line 13: unknown kind 'nope' (known kinds: {KNOWN})",
     ]
@@ -179,7 +181,7 @@ def test_an_import_cannot_move_a_stored_entity_to_another_tenant(write_file):
     ]
     with pytest.raises(CommandError) as error:
         import_files(write_file(moved))
-    assert str(error.value).endswith(f"line 2: team: team {TEAM} belongs to another organization")
+    assert str(error.value).endswith(f"line 2: team: team {TEAM} is not yours: the id is taken")
     assert row_counts() == before
 
 
@@ -192,7 +194,7 @@ def test_a_session_cannot_overwrite_a_session_of_another_organization(write_file
     ]
     with pytest.raises(CommandError) as error:
         import_files(write_file(other))
-    assert str(error.value).endswith(f"line 3: usage_event: usage_event {EVENT} belongs to another organization")
+    assert str(error.value).endswith(f"line 3: usage_event: usage_event {EVENT} is not yours: the id is taken")
 
 
 def test_the_same_id_for_another_tenant_on_two_lines(write_file):
@@ -224,7 +226,7 @@ def test_a_reference_to_a_stored_entity_of_another_tenant(write_file):
     ]
     with pytest.raises(CommandError) as error:
         import_files(write_file(records))
-    assert str(error.value).endswith(f"line 3: app_usage_report: user {CUSER} belongs to another client")
+    assert str(error.value).endswith(f"line 3: app_usage_report: user {CUSER} {UNKNOWN}")
     assert row_counts() == before
 
 

@@ -59,7 +59,10 @@ def test_each_v1_route_is_documented_deprecated(schema, path, method):
     parameters = {parameter["name"]: parameter for parameter in operation["parameters"]}
     assert set(parameters) == V1_PARAMETERS
     assert parameters["start_date"]["required"] is True
-    assert parameters["filter_on.team_name"]["schema"] == {"type": "array", "items": {"type": "string"}}
+    assert parameters["filter_on.team_name"]["schema"] == {
+        "type": "array",
+        "items": {"type": "string", "pattern": "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"},
+    }
     row = schema["components"]["schemas"]["LegacyUsageReportRow"]["properties"]
     assert {"datetime", "device", "user", "team", "teams", "user_notes", "avg_session_length", "unit"} <= set(row)
 
@@ -74,7 +77,11 @@ def test_v0_events_is_documented_deprecated(schema):
     assert operations["get"]["deprecated"] is operations["post"]["deprecated"] is True
     get_parameters = {parameter["name"] for parameter in operations["get"]["parameters"]}
     assert get_parameters == {"start_date", "end_date", "devices", "format", "org_id"}
+    assert operations["post"]["requestBody"]["required"] is True
     body = operations["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-    assert set(schema["components"]["schemas"][body]["properties"]) == {"start_date", "end_date", "devices", "format"}
+    body = schema["components"]["schemas"][body]
+    assert set(body["properties"]) == get_parameters
+    assert body["required"] == ["start_date"]
+    assert body["properties"]["devices"]["type"] == "array"
     event = schema["components"]["schemas"]["LegacyUsageEvent"]["properties"]
     assert set(event) == {*SEED_EVENT_KEYS, "team"}

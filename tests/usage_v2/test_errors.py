@@ -15,12 +15,12 @@ pytestmark = pytest.mark.django_db
 
 OK = {"start_date": "2024-01-05", "end_date": "2024-01-05"}
 REPORT_PARAMS = (
-    "bin_size, display_all, end_date, filter_device_address, filter_team_id, filter_team_name, "
+    "bin_size, display_all, end_date, filter_device_address, filter_hostname, filter_team_id, filter_team_name, "
     "filter_user_email, filter_user_id, format, metrics, org_id, start_date, timezone, unit"
 )
 EVENT_PARAMS = (
-    "cursor, end_date, filter_device_address, filter_team_id, filter_team_name, filter_user_email, "
-    "filter_user_id, format, limit, org_id, start_date, timezone"
+    "cursor, end_date, filter_device_address, filter_hostname, filter_team_id, filter_team_name, "
+    "filter_user_email, filter_user_id, format, limit, org_id, start_date, timezone"
 )
 
 
@@ -281,7 +281,7 @@ def test_it_rejects_a_body_that_is_not_json(api):
 
 def test_it_rejects_a_malformed_team_id(api):
     assert get(api, "/v2/usage", {**OK, "filter_team_id": "not-a-uuid"}) == invalid(
-        "filter_team_id must be UUIDs, got 'not-a-uuid'", {"filter_team_id": "not-a-uuid"}
+        "filter_team_id must be a UUID, got 'not-a-uuid'", {"filter_team_id": "not-a-uuid"}
     )
 
 
@@ -289,12 +289,12 @@ def test_it_rejects_a_malformed_user_id_among_good_ones_naming_it(api):
     # The details name the bad value, not the last one given (they named the last one).
     good = "00000000-0000-0000-0000-000000000001"
     params = [*OK.items(), ("filter_user_id", good), ("filter_user_id", "42"), ("filter_user_id", good)]
-    assert get(api, "/v2/usage", params) == invalid("filter_user_id must be UUIDs, got '42'", {"filter_user_id": "42"})
+    assert get(api, "/v2/usage", params) == invalid("filter_user_id must be a UUID, got '42'", {"filter_user_id": "42"})
 
 
 def test_it_rejects_an_empty_team_id(api):
     assert get(api, "/v2/usage", {**OK, "filter_team_id": ""}) == invalid(
-        "filter_team_id must be UUIDs, got ''", {"filter_team_id": ""}
+        "filter_team_id must be a UUID, got ''", {"filter_team_id": ""}
     )
 
 
@@ -306,7 +306,7 @@ def test_it_names_the_bad_value_of_a_repeated_text_filter(api):
 def test_it_rejects_a_null_character_in_a_filter(api):
     # PostgreSQL cannot store or compare NUL in text: it must not reach the query.
     assert get(api, "/v2/usage", {**OK, "filter_team_name": "a\x00b"}) == invalid(
-        "filter_team_name: Null characters are not allowed.", {"filter_team_name": "a\x00b"}
+        "filter_team_name must not contain a NUL character, got 'a\\x00b'", {"filter_team_name": "a\x00b"}
     )
 
 
@@ -372,7 +372,9 @@ def test_it_rejects_another_organizations_org_id_on_the_event_route(api, other_o
 
 
 def test_it_accepts_the_tokens_own_org_id(api, org):
-    assert get(api, "/v2/usage", {**OK, "org_id": str(org.id)}) == get(api, "/v2/usage", OK)
+    # No sessions: the one (month) bin, cut to the day, zeros.
+    expected = (200, {"report": [row("2024-01-01 00:00:00", "2024-01-05 00:00:00", "2024-01-06 00:00:00", 0.0, 0, 0)]})
+    assert get(api, "/v2/usage", {**OK, "org_id": str(org.id)}) == get(api, "/v2/usage", OK) == expected
 
 
 def test_it_rejects_a_malformed_org_id(api):
@@ -434,24 +436,25 @@ def test_it_rejects_a_tampered_cursor(api, value):
 
 
 def test_it_rejects_limit_0(api):
-    assert get(api, "/v2/usage/event", {**OK, "limit": "0"}) == invalid("limit must be at least 1", {"limit": "0"})
+    expected = invalid("limit must be at least 1, got 0", {"limit": "0"})
+    assert get(api, "/v2/usage/event", {**OK, "limit": "0"}) == expected
 
 
 def test_it_rejects_limit_10001(api):
     assert get(api, "/v2/usage/event", {**OK, "limit": "10001"}) == invalid(
-        "limit must be at most 10000", {"limit": "10001"}
+        "limit must be at most 10000, got 10001", {"limit": "10001"}
     )
 
 
 def test_it_rejects_a_limit_that_is_not_a_number(api):
     assert get(api, "/v2/usage/event", {**OK, "limit": "ten"}) == invalid(
-        "limit must be a whole number", {"limit": "ten"}
+        "limit must be a whole number, got 'ten'", {"limit": "ten"}
     )
 
 
 def test_it_rejects_a_null_character_in_the_cursor(api):
     assert get(api, "/v2/usage/event", {**OK, "cursor": "a\x00"}) == invalid(
-        "cursor: Null characters are not allowed.", {"cursor": "a\x00"}
+        "cursor must not contain a NUL character, got 'a\\x00'", {"cursor": "a\x00"}
     )
 
 

@@ -143,7 +143,15 @@ def test_device_user_grouping_and_its_aliases(api, world, grouping):
 
 
 def test_a_trailing_slash_is_the_same_grouping(api, world):
-    assert get(api, "/v2/usage/team/", DAY) == get(api, "/v2/usage/team", DAY)
+    # As test_team_grouping_with_the_null_team_last.
+    expected = {
+        "report": [
+            row(*DAY_BIN, 3600.0, 1, 1, team_id=str(world.alpha.id), team_name="Alpha"),
+            row(*DAY_BIN, 9000.0, 2, 2, team_id=str(world.beta.id), team_name="Beta"),
+            row(*DAY_BIN, 900.0, 1, 1, team_id=None, team_name=None),
+        ]
+    }
+    assert get(api, "/v2/usage/team/", DAY) == get(api, "/v2/usage/team", DAY) == (200, expected)
 
 
 def test_unknown_grouping_is_a_404_listing_the_valid_ones(api, world):

@@ -130,6 +130,7 @@ def test_post_form_encoded_equals_get(api, world, grouping):
 @pytest.mark.parametrize("grouping", ["org", "team", "device_user"])
 def test_post_json_equals_get(api, world, grouping):
     expected = get(api, f"/v2/usage/{grouping}", FILTERED)
+    assert expected[0] == 200 and expected[1]["report"]
     payload = {
         "start_date": "2024-01-01",
         "end_date": "2024-01-02",
@@ -145,6 +146,7 @@ def test_post_json_equals_get(api, world, grouping):
 
 def test_post_json_takes_a_number_of_seconds_and_a_single_filter_value(api, world):
     expected = get(api, "/v2/usage/team", {**DAY, "bin_size": "21600", "filter_team_name": "Beta"})
+    assert expected[0] == 200 and expected[1]["report"]
     payload = {"start_date": "20240101", "end_date": "20240101", "bin_size": 21600, "filter_team_name": "Beta"}
     response = api.post("/v2/usage/team", payload, format="json")
     assert (response.status_code, body(response)) == expected
@@ -153,6 +155,7 @@ def test_post_json_takes_a_number_of_seconds_and_a_single_filter_value(api, worl
 def test_post_form_encoded_csv_equals_get_csv(api, world):
     params = [*DAY.items(), ("format", "csv")]
     expected = get(api, "/v2/usage/host", params)
+    assert expected[0] == 200 and expected[1].count("\n") > 1  # a header and rows
     response = api.post("/v2/usage/host", urlencode(params), content_type="application/x-www-form-urlencoded")
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     assert (response.status_code, body(response)) == expected

@@ -5,7 +5,12 @@ offset) and a random bin size, checked against a computation done here in plain 
 - the org rows' total_time sums to the session time inside the range, and so does every grouping;
 - session_count sums to the number of sessions starting inside the range, in every grouping;
 - the org bins tile the range: the first starts at the range start, each ends where the next
-  starts, the last ends at the range end.
+  starts, the last ends at the range end;
+- time is split between bins by overlap: each device's total_time in each bin equals the sum of
+  its sessions' overlaps with that bin (the bins' instants read back from the org rows' wall times).
+
+Failing examples are kept in Hypothesis's example database (.hypothesis/, ignored by git) and
+replayed first on the next run.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ ZONES = [
 BIN_SIZES = ["hour", "day", "week", "month", "3600", "5400", "21600", "259217"]
 GROUPINGS = ["org", "device", "team", "user", "host", "device_team", "device_user"]
 FIRST_DAY = date(2024, 2, 27)
+ADDRESSES = ("d0@h0.p", "d1@h0.p", "d2@h1.p", "d3@h2.p")
 
 QUARTER = 900
 session_strategy = st.tuples(
@@ -61,7 +67,7 @@ class Entities:
 @pytest.fixture
 def entities(org) -> Entities:
     return Entities(
-        devices=[make_device(org, address) for address in ("d0@h0.p", "d1@h0.p", "d2@h1.p", "d3@h2.p")],
+        devices=[make_device(org, address) for address in ADDRESSES],
         teams=[Team.objects.create(organization=org, name=f"team {i}") for i in range(3)],
         users=[User.objects.create(organization=org, email=f"user{i}@p.test") for i in range(3)],
     )
@@ -76,10 +82,31 @@ def wall(instant: datetime, zone: ZoneInfo) -> str:
     return instant.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def utc_edges(org_rows: list[dict], zone: ZoneInfo, range_start: datetime, range_end: datetime) -> list[datetime]:
+    """The bins' edges as instants: each row's start wall time, read with the offset that keeps them
+    increasing (a wall time repeated when clocks fall back is the later instant the second time)."""
+    edges = [range_start]
+    for r in org_rows[1:]:
+        naive = datetime.fromisoformat(r["start_time"])
+        candidates = sorted({naive.replace(tzinfo=zone, fold=fold).astimezone(UTC) for fold in (0, 1)})
+        edges.append(next(c for c in candidates if c > edges[-1]))
+    return [*edges, range_end]
+
+
+def device_time_per_bin(device_rows: list[dict], org_rows: list[dict]) -> dict[tuple[int, str], float]:
+    """{(bin index, device address): total_time} of the device rows (in bin order) with time."""
+    found: dict[tuple[int, str], float] = {}
+    k = 0
+    for r in device_rows:
+        while org_rows[k]["start_time"] != r["start_time"] or (k, r["device_address"]) in found:
+            k += 1
+        found[(k, r["device_address"])] = r["total_time"]
+    return {key: value for key, value in found.items() if value}
+
+
 @settings(
-    max_examples=40,
+    max_examples=80,
     deadline=None,
-    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(
@@ -143,3 +170,16 @@ def test_every_grouping_adds_up_to_the_time_inside_the_range(
     assert all(a["end_time"] == b["start_time"] for a, b in itertools.pairwise(org_rows))
     # A bin with time has at least one device in it, and one without has none.
     assert all((r["total_time"] > 0) == (r["device_count"] > 0) for r in org_rows)
+
+    # Each session's time is split between bins by overlap.
+    edges = utc_edges(org_rows, zone, range_start, range_end)
+    expected_split: dict[tuple[int, str], float] = {}
+    for (device, *_), (s, e) in zip(sessions, spans, strict=True):
+        address = ADDRESSES[device]
+        for i in range(len(edges) - 1):
+            overlap = (min(e, edges[i + 1]) - max(s, edges[i])).total_seconds()
+            if overlap > 0:
+                expected_split[(i, address)] = expected_split.get((i, address), 0.0) + overlap
+    actual_split = device_time_per_bin(reports["device"], org_rows)
+    assert actual_split.keys() == expected_split.keys()
+    assert all(actual_split[key] == pytest.approx(expected_split[key], abs=1e-6) for key in expected_split)

@@ -6,6 +6,7 @@ import pytest
 
 from tests.usage_helpers import get
 from tests.usage_v2.conftest import DAY, DAY_BIN, row
+from usage.models import User
 
 pytestmark = pytest.mark.django_db
 
@@ -66,10 +67,11 @@ def test_filter_user_email(api, world):
     )
 
 
-def test_filter_user_email_ignores_case(api, world):
-    assert org_report(api, [("filter_user_email", "Ann@ACME.test")]) == org_report(
-        api, [("filter_user_email", "ann@acme.test")]
-    )
+@pytest.mark.parametrize("asked", ["ann@acme.test", "Ann@ACME.test", "ANN@ACME.TEST"])
+def test_filter_user_email_ignores_case(api, world, asked):
+    # Stored in mixed case, asked in any case: S1 + S3, on d1 and d3 (as test_filter_user_email).
+    User.objects.filter(pk=world.ann.pk).update(email="Ann@Acme.Test")
+    assert org_report(api, [("filter_user_email", asked)]) == (200, {"report": [row(*DAY_BIN, 10800.0, 2, 2)]})
 
 
 def test_filter_device_address(api, world):
@@ -163,3 +165,14 @@ def test_a_team_filter_leaves_out_sessions_without_a_team(api, world):
             row(*DAY_BIN, 9000.0, 2, 2, team_id=str(world.beta.id), team_name="Beta"),
         ]
     }
+
+
+def test_filter_hostname(api, world):
+    # S1 + S2 + S4, on d1 and d2 (h1).
+    assert org_report(api, [("filter_hostname", "h1.acme.test")]) == (200, {"report": [row(*DAY_BIN, 6300.0, 2, 3)]})
+
+
+def test_filter_hostname_repeated_is_ored(api, world):
+    # h1 (S1, S2, S4) or h2 (S3): every session.
+    params = [("filter_hostname", "h1.acme.test"), ("filter_hostname", "h2.acme.test")]
+    assert org_report(api, params) == (200, {"report": [row(*DAY_BIN, 13500.0, 3, 4)]})

@@ -7,8 +7,9 @@ from usage.api import discovery, v0, v1, v2
 
 urlpatterns = [
     path("v2/usage", v2.OrgUsageReportView.as_view(), name="usage-v2"),
-    re_path(r"^v2/usage/event/?$", v2.UsageEventView.as_view(), name="usage-v2-event"),
-    re_path(r"^v2/usage/(?P<grouping>[\w/-]+?)/?$", v2.UsageReportView.as_view(), name="usage-v2-grouping"),
+    path("v2/usage/event", v2.UsageEventView.as_view(), name="usage-v2-event"),
+    # No trailing slash here: core.slashes answers /v2/usage/team/ as /v2/usage/team, like every route.
+    re_path(r"^v2/usage/(?P<grouping>[\w-]+(?:/[\w-]+)?)$", v2.UsageReportView.as_view(), name="usage-v2-grouping"),
 ]
 
 # Legacy v1: one path per route of seed 000's legacy table, so that each is in the OpenAPI schema.

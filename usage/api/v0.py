@@ -27,14 +27,14 @@ from zoneinfo import ZoneInfo
 
 import orjson
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core import tenancy
 from core.errors import InvalidParameter
-from core.schema import USAGE_ERRORS
+from core.schema import USAGE_ERRORS, USAGE_POST_ERRORS, Row, local_datetime
 from usage.api import params as p
 from usage.api.output import report_response
 from usage.events import EventQuery, event_rows
@@ -48,7 +48,7 @@ CSV_HEADER = ["User/Team", "Email", "Device Id", "Hostname", "Start time", "End 
 AUTOMATED_EMAIL = "N/A"
 
 
-class LegacyEventParams(serializers.Serializer):
+class LegacyEventParams(p.Params):
     """Parameters of ``/v0/usage/events`` (seed 000)."""
 
     start_date = p.DateParamField(
@@ -59,9 +59,9 @@ class LegacyEventParams(serializers.Serializer):
         required=False,
         help_text="Day after the last one (UTC, excluded). Default: today. At most 120 days after start_date.",
     )
-    devices = p.StringListField(required=False, help_text="Device addresses (device_id@hostname). Default: all.")
+    devices = p.text_list(help_text="Device addresses (device_id@hostname). Default: all.")
     format = p.ChoiceParamField(choices=["json", "csv"], required=False, default="json", help_text="json or csv.")
-    org_id = serializers.UUIDField(required=False, error_messages={"invalid": "must be a UUID, got {value!r}"})
+    org_id = p.UUIDParamField(required=False, help_text="Staff tokens: the organization to read.")
 
 
 def body_params(request: Request) -> Mapping[str, Any]:
@@ -119,43 +119,29 @@ def csv_row(event: dict[str, Any]) -> dict[str, Any]:
 
 ROW_SHAPES = {"json": json_row, "csv": csv_row}
 
-EVENTS_RESPONSE = OpenApiResponse(
-    response=inline_serializer(
-        "LegacyUsageEvents",
-        {
-            "report": serializers.ListField(
-                child=inline_serializer(
-                    "LegacyUsageEvent",
-                    {
-                        "user": serializers.CharField(
-                            required=False, allow_null=True, help_text="Manual sessions: the user's name (or email)."
-                        ),
-                        "email": serializers.CharField(required=False, allow_null=True, help_text="Manual sessions."),
-                        "team": serializers.CharField(
-                            required=False, allow_null=True, help_text="Automated sessions: the team's name."
-                        ),
-                        "device_id": serializers.CharField(),
-                        "hostname": serializers.CharField(),
-                        "start_time": serializers.CharField(help_text="UTC, YYYY-MM-DD HH:MM:SS."),
-                        "end_time": serializers.CharField(help_text="UTC, YYYY-MM-DD HH:MM:SS."),
-                        "duration": serializers.FloatField(help_text="Seconds."),
-                        "date": serializers.CharField(help_text="UTC start date, YYYYMMDD."),
-                    },
-                )
-            )
-        },
-    ),
-    description="JSON, or CSV (format=csv) with the header " + ",".join(CSV_HEADER) + ".",
-)
-EVENTS_BODY = inline_serializer(
-    "LegacyUsageEventsBody",
+EVENT_ROW = Row(
+    "LegacyUsageEvent",
     {
-        "start_date": serializers.CharField(),
-        "end_date": serializers.CharField(required=False),
-        "devices": serializers.ListField(child=serializers.CharField(), required=False),
-        "format": serializers.ChoiceField(choices=["json", "csv"], required=False),
+        "user": serializers.CharField(
+            required=False, allow_null=True, help_text="Manual sessions: the user's name (or email)."
+        ),
+        "email": serializers.CharField(required=False, allow_null=True, help_text="Manual sessions."),
+        "team": serializers.CharField(
+            required=False, allow_null=True, help_text="Automated sessions: the team's name."
+        ),
+        "device_id": serializers.CharField(),
+        "hostname": serializers.CharField(),
+        "start_time": local_datetime(help_text="UTC."),
+        "end_time": local_datetime(help_text="UTC."),
+        "duration": serializers.FloatField(min_value=0, help_text="Seconds."),
+        "date": serializers.RegexField(r"^[0-9]{8}$", help_text="UTC start date, YYYYMMDD."),
     },
 )
+EVENT_ROW.pick(["user", "email", "team", *SESSION_FIELDS])  # what json_row writes
+EVENTS_RESPONSE = EVENT_ROW.report(
+    "LegacyUsageEvents", "JSON, or CSV (format=csv) with the header " + ",".join(CSV_HEADER) + "."
+)
+EVENTS_BODY = {"application/json": LegacyEventParams}
 EVENTS_DESCRIPTION = (
     "Deprecated. The sessions that overlap [start_date, end_date) in UTC. Parameters may be sent in "
     "the query string or as a JSON object body (GET or POST, whatever the Content-Type)."
@@ -167,7 +153,7 @@ class LegacyUsageEventView(APIView):
 
     @extend_schema(
         parameters=p.openapi_parameters(LegacyEventParams),
-        responses={200: EVENTS_RESPONSE, **USAGE_ERRORS},
+        responses={**EVENTS_RESPONSE, **USAGE_ERRORS},
         description=EVENTS_DESCRIPTION,
         deprecated=True,
     )
@@ -176,7 +162,7 @@ class LegacyUsageEventView(APIView):
 
     @extend_schema(
         request=EVENTS_BODY,
-        responses={200: EVENTS_RESPONSE, **USAGE_ERRORS},
+        responses={**EVENTS_RESPONSE, **USAGE_POST_ERRORS},
         description=EVENTS_DESCRIPTION,
         deprecated=True,
     )

@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core import tenancy
-from core.schema import USAGE_ERRORS
+from core.schema import USAGE_ERRORS, USAGE_POST_ERRORS, Row
 from usage.api import params as p
 from usage.api.output import report_response
 from usage.binning import make_bins
@@ -90,18 +90,11 @@ METRIC_UNITS: dict[str, tuple[MetricUnit, MetricUnit]] = {
     "team_count": (COUNT, COUNT),
 }
 
-# filter_on.<kind> -> field of the core Filters
-FILTER_ON: dict[str, str] = {
-    "team_name": "team_names",
-    "user_email": "user_emails",
-    "device_address": "device_addresses",
-    "hostname": "hostnames",
-}
 DATETIME_FORMATS = {"hour": "%Y-%m-%d %H:%M"}  # other bin sizes: the date alone
 DATE_FORMAT = "%Y-%m-%d"
 
 
-class LegacyReportParams(serializers.Serializer):
+class LegacyReportParams(p.Params):
     """Parameters of every v1 route (seed 000's legacy query parameter table)."""
 
     start_date = p.DateParamField(help_text="First day of the report, YYYYMMDD or YYYY-MM-DD.")
@@ -112,27 +105,22 @@ class LegacyReportParams(serializers.Serializer):
     bin_size = p.BinSizeField(allow_seconds=False, required=False, default="month", help_text="hour, day, week, month.")
     timezone = p.TimezoneField(required=False, help_text="IANA time zone of the dates and bins. Default: UTC.")
     format = p.ChoiceParamField(choices=["json", "csv"], required=False, default="json", help_text="json or csv.")
-    display_all = p.StrictBooleanField(required=False, default=False, help_text="Include groups with no usage.")
-    automated = p.StrictBooleanField(required=False, help_text="Automated (true) or manual (false) sessions only.")
-    combine_phone_os = p.StrictBooleanField(
+    display_all = p.BooleanParamField(required=False, default=False, help_text="Include groups with no usage.")
+    automated = p.BooleanParamField(required=False, help_text="Automated (true) or manual (false) sessions only.")
+    combine_phone_os = p.BooleanParamField(
         required=False, default=False, help_text="devicemodel routes: phones become AndroidPhone / iPhone."
     )
-    group_by_device_id = p.StrictBooleanField(
+    group_by_device_id = p.BooleanParamField(
         required=False, default=False, help_text="device routes: group by device id alone, merging its hosts."
     )
-    include_user_notes = p.StrictBooleanField(
+    include_user_notes = p.BooleanParamField(
         required=False, default=False, help_text="user routes: add the user's notes (user_notes)."
     )
-    org_id = serializers.UUIDField(required=False, error_messages={"invalid": "must be a UUID, got {value!r}"})
+    org_id = p.UUIDParamField(required=False, help_text="Staff tokens: the organization to read.")
 
     def get_fields(self) -> dict[str, serializers.Field]:
-        fields = super().get_fields()
-        # The legacy filter names contain a dot, which a class attribute cannot.
-        for kind, target in FILTER_ON.items():
-            fields[f"filter_on.{kind}"] = p.StringListField(
-                required=False, source=target, help_text=f"Only sessions with this {kind} (OR'ed when repeated)."
-            )
-        return fields
+        # filter_on.* (declared in usage.reporting.FILTERS): names with a dot, which a class attribute cannot have.
+        return {**super().get_fields(), **p.filter_fields("v1")}
 
 
 @dataclass(frozen=True)
@@ -154,9 +142,7 @@ def legacy_options(*, route: Route, values: dict[str, Any]) -> LegacyOptions:
         for d in route.dimensions
     )
     extras = route.extras + ((NOTES_EXTRA,) if values["include_user_notes"] else ())
-    filters = Filters(
-        **{target: values.get(target, ()) for target in FILTER_ON.values()}, automated=values.get("automated")
-    )
+    filters = p.filters_from(values, automated=values.get("automated"))
     return LegacyOptions(
         metric=values["metric"],
         bin_size=values["bin_size"],
@@ -189,46 +175,41 @@ def legacy_rows(report: Report, *, metric: str, bin_size: str) -> Iterator[dict[
 
 
 def legacy_fields(report: Report, *, metric: str) -> list[str]:
-    return ["datetime", *(FIELD_NAMES[n] for n in report.label_columns if n in FIELD_NAMES), metric, "unit"]
+    return LEGACY_ROW.pick(
+        ["datetime", *(FIELD_NAMES[n] for n in report.label_columns if n in FIELD_NAMES), metric, "unit"]
+    )
 
 
-LEGACY_RESPONSE = OpenApiResponse(
-    response=inline_serializer(
-        "LegacyUsageReport",
-        {
-            "report": serializers.ListField(
-                child=inline_serializer(
-                    "LegacyUsageReportRow",
-                    {
-                        "datetime": serializers.CharField(help_text="YYYY-MM-DD, or YYYY-MM-DD HH:MM for hour bins."),
-                        "device": serializers.CharField(required=False, help_text="device_id@hostname, or device id."),
-                        "user": serializers.CharField(required=False, help_text="The user's email."),
-                        "team": serializers.CharField(required=False, help_text="The team's name."),
-                        "hostname": serializers.CharField(required=False),
-                        "country": serializers.CharField(required=False),
-                        "device_model": serializers.CharField(required=False),
-                        "teams": serializers.ListField(child=serializers.CharField(), required=False),
-                        "user_notes": serializers.CharField(required=False),
-                        **{
-                            metric: serializers.FloatField(required=False, allow_null=True, help_text="When asked for.")
-                            for metric in METRIC_UNITS
-                        },
-                        "unit": serializers.CharField(allow_null=True, help_text="hour, minute, or null for counts."),
-                    },
-                )
-            )
+LEGACY_ROW = Row(
+    "LegacyUsageReportRow",
+    {
+        "datetime": serializers.RegexField(
+            r"^[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9]{2}:[0-9]{2})?$",
+            help_text="YYYY-MM-DD, or YYYY-MM-DD HH:MM for hour bins.",
+        ),
+        "device": serializers.CharField(required=False, help_text="device_id@hostname, or device id."),
+        "user": serializers.CharField(required=False, help_text="The user's email."),
+        "team": serializers.CharField(required=False, help_text="The team's name."),
+        "hostname": serializers.CharField(required=False),
+        "country": serializers.CharField(required=False),
+        "device_model": serializers.CharField(required=False),
+        "teams": serializers.ListField(child=serializers.CharField(), required=False, help_text="/user/team."),
+        "user_notes": serializers.CharField(required=False, help_text="include_user_notes=true."),
+        **{
+            metric: serializers.FloatField(required=False, allow_null=True, help_text="When asked for (metric).")
+            for metric in METRIC_UNITS
         },
-    ),
-    description="JSON rows, or CSV (format=csv) with the same fields as header.",
+        "unit": serializers.ChoiceField(
+            choices=["hour", "minute"], allow_null=True, help_text="hour, minute, or null for counts."
+        ),
+    },
+)
+LEGACY_RESPONSE = LEGACY_ROW.report(
+    "LegacyUsageReport", "JSON rows, or CSV (format=csv) with the same fields as header."
 )
 
 # Parameters come from the query string or the (form or JSON) body alike: the schema lists them once.
-LEGACY_SCHEMA = extend_schema(
-    parameters=p.openapi_parameters(LegacyReportParams),
-    responses={200: LEGACY_RESPONSE, **USAGE_ERRORS},
-    request=None,
-    deprecated=True,
-)
+LEGACY_SCHEMA = {"parameters": p.openapi_parameters(LegacyReportParams), "request": None, "deprecated": True}
 
 
 class LegacyUsageReportView(APIView):
@@ -236,11 +217,11 @@ class LegacyUsageReportView(APIView):
 
     route: str = ""  # set per URL by as_view(route=...)
 
-    @LEGACY_SCHEMA
+    @extend_schema(responses={**LEGACY_RESPONSE, **USAGE_ERRORS}, **LEGACY_SCHEMA)
     def get(self, request: Request):
         return self.report(request)
 
-    @LEGACY_SCHEMA
+    @extend_schema(responses={**LEGACY_RESPONSE, **USAGE_POST_ERRORS}, **LEGACY_SCHEMA)
     def post(self, request: Request):
         return self.report(request)
 

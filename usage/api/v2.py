@@ -6,26 +6,20 @@ from collections.abc import Iterator
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import (
-    OpenApiParameter,
-    OpenApiResponse,
-    extend_schema,
-    extend_schema_view,
-    inline_serializer,
-)
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core import tenancy
 from core.errors import InvalidParameter, NotFound
-from core.schema import USAGE_ERRORS
+from core.schema import USAGE_ERRORS, USAGE_POST_ERRORS, Row, local_datetime
 from usage.api import params as p
 from usage.api.output import report_response
 from usage.binning import format_local, make_bins
 from usage.events import EVENT_FIELDS, EventQuery, event_page, event_rows
 from usage.reporting import METRICS as REPORT_METRICS
-from usage.reporting import Filters, Report, ReportSpec, run_report, unsupported_metrics
+from usage.reporting import Report, ReportSpec, run_report, unsupported_metrics
 
 # grouping -> dimensions of the reporting core
 GROUPINGS: dict[str, tuple[str, ...]] = {
@@ -59,14 +53,15 @@ METRIC_CHOICES = (
 TRUSTED_FIELDS = frozenset({"datetime", "start_time", "end_time", *METRIC_CHOICES, "unit"})
 
 
-class MetricsField(serializers.ListField):
-    """Metric names, repeated or comma-separated; unknown or repeated names are refused."""
+class MetricsField(p.ListParamField):
+    """Metric names, repeated or comma-separated; unknown, empty or repeated names are refused."""
 
-    child = serializers.CharField()
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(child=p.ChoiceParamField(choices=METRIC_CHOICES), unique=True, **kwargs)
 
-    def to_internal_value(self, data: list[str]) -> tuple[str, ...]:
+    def to_internal_value(self, data: Any) -> tuple[str, ...]:
         names: list[str] = []
-        for index, value in enumerate(data):
+        for value in data if isinstance(data, list) else [data]:
             for name in (part.strip() for part in str(value).split(",")):
                 problem = (
                     "must name a metric, got an empty name"
@@ -77,64 +72,57 @@ class MetricsField(serializers.ListField):
                     if name in names
                     else None
                 )
-                if problem:  # keyed by the value at fault, which validate() reports
-                    raise serializers.ValidationError({index: [problem]})
+                if problem:
+                    self.bad_value = value  # the error names the value at fault
+                    raise serializers.ValidationError(problem)
                 names.append(name)
         return tuple(names)
 
 
-class FilterParams(serializers.Serializer):
-    """The five repeatable filters of seed 000 (kinds AND'ed, values of one kind OR'ed)."""
+class FilterParams(p.Params):
+    """The filters (kinds AND'ed, values of one kind OR'ed), declared in ``usage.reporting.FILTERS``."""
 
-    filter_team_id = p.UUIDListField(required=False)
-    filter_team_name = p.StringListField(required=False)
-    filter_user_id = p.UUIDListField(required=False)
-    filter_user_email = p.StringListField(required=False)
-    filter_device_address = p.StringListField(required=False)
-    org_id = serializers.UUIDField(required=False, error_messages={"invalid": "must be a UUID, got {value!r}"})
+    org_id = p.UUIDParamField(required=False, help_text="Staff tokens: the organization to read.")
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {**p.filter_fields("v2"), **super().get_fields()}
 
 
 class RangeParams(FilterParams):
-    start_date = p.DateParamField()
-    end_date = p.DateParamField(required=False)
-    timezone = p.TimezoneField(required=False)
-    format = p.ChoiceParamField(choices=["json", "csv"], required=False, default="json")
+    start_date = p.DateParamField(help_text="First day of the report, YYYYMMDD or YYYY-MM-DD.")
+    end_date = p.DateParamField(required=False, help_text="Last day of the report (included). Default: now.")
+    timezone = p.TimezoneField(required=False, help_text="IANA time zone of the dates and bins. Default: UTC.")
+    format = p.ChoiceParamField(choices=["json", "csv"], required=False, default="json", help_text="json or csv.")
 
 
 class ReportParams(RangeParams):
-    bin_size = p.BinSizeField(allow_seconds=True, required=False, default="month")
-    unit = p.ChoiceParamField(choices=list(UNITS), required=False, default="second")
-    display_all = p.StrictBooleanField(required=False, default=False)
+    bin_size = p.BinSizeField(
+        allow_seconds=True,
+        required=False,
+        default="month",
+        help_text="hour, day, week, month, or a number of seconds (at least 60).",
+    )
+    unit = p.ChoiceParamField(
+        choices=list(UNITS), required=False, default="second", help_text="The unit of total_time."
+    )
+    display_all = p.BooleanParamField(
+        required=False, default=False, help_text="Every group of the organization in every bin, zeros included."
+    )
     metrics = MetricsField(
         required=False,
-        help_text=f"Metrics of each row, in this order (default {', '.join(METRICS)}): {', '.join(METRIC_CHOICES)}. "
-        "Comma-separated or repeated.",
+        help_text=f"Metrics of each row, in this order (default {', '.join(METRICS)}), repeated or comma-separated; "
+        "they come between end_time and the group fields. utilization only with the org, device and host groupings.",
     )
 
 
 class EventParams(RangeParams):
-    limit = serializers.IntegerField(
-        required=False,
-        default=1000,
-        min_value=1,
-        max_value=10_000,
-        error_messages={
-            "invalid": "must be a whole number",
-            "min_value": "must be at least {min_value}",
-            "max_value": "must be at most {max_value}",
-        },
+    limit = p.IntegerParamField(
+        required=False, default=1000, min_value=1, max_value=10_000, help_text="Sessions per page (JSON)."
     )
-    cursor = serializers.CharField(required=False)
+    cursor = p.TextParamField(required=False, help_text="The next_cursor of the previous page.")
 
 
-def filters_from(values: dict[str, Any]) -> Filters:
-    return Filters(
-        team_ids=values.get("filter_team_id", ()),
-        team_names=values.get("filter_team_name", ()),
-        user_ids=values.get("filter_user_id", ()),
-        user_emails=values.get("filter_user_email", ()),
-        device_addresses=values.get("filter_device_address", ()),
-    )
+filters_from = p.filters_from
 
 
 def report_rows(report: Report, *, unit: str) -> Iterator[tuple]:
@@ -161,78 +149,101 @@ def report_rows(report: Report, *, unit: str) -> Iterator[tuple]:
 
 
 def report_fields(report: Report) -> list[str]:
-    return ["datetime", "start_time", "end_time", *report.metric_columns, *report.label_columns, "unit"]
+    return REPORT_ROW.pick(
+        ["datetime", "start_time", "end_time", *report.metric_columns, *report.label_columns, "unit"]
+    )
 
 
-REPORT_RESPONSE = OpenApiResponse(
-    response=inline_serializer(
-        "UsageReport",
-        {
-            "report": serializers.ListField(
-                child=inline_serializer(
-                    "UsageReportRow",
-                    {
-                        "datetime": serializers.CharField(),
-                        "start_time": serializers.CharField(),
-                        "end_time": serializers.CharField(),
-                        "total_time": serializers.FloatField(required=False, help_text="In `unit`."),
-                        "device_count": serializers.IntegerField(required=False),
-                        "session_count": serializers.IntegerField(required=False),
-                        # Only when named in ``metrics`` (SPEC §11), in the order named.
-                        "user_count": serializers.IntegerField(required=False),
-                        "team_count": serializers.IntegerField(required=False),
-                        "avg_session_length": serializers.FloatField(
-                            required=False, allow_null=True, help_text="In `unit`; null when no session starts."
-                        ),
-                        "peak_concurrency": serializers.IntegerField(
-                            required=False, help_text="Most sessions in progress at one instant of the interval."
-                        ),
-                        "avg_concurrency": serializers.FloatField(
-                            required=False, help_text="Session time in the interval / its length."
-                        ),
-                        "utilization": serializers.FloatField(
-                            required=False,
-                            allow_null=True,
-                            help_text="Percent of the devices' time busy (org, device, host); null without devices.",
-                        ),
-                        "device_address": serializers.CharField(required=False),
-                        "team_id": serializers.UUIDField(required=False, allow_null=True),
-                        "team_name": serializers.CharField(required=False, allow_null=True),
-                        "user_id": serializers.UUIDField(required=False, allow_null=True),
-                        "user_email": serializers.CharField(required=False, allow_null=True),
-                        "hostname": serializers.CharField(required=False),
-                        "unit": serializers.CharField(),
-                    },
-                )
-            )
-        },
-    ),
-    description="JSON rows, or CSV (format=csv) with the same fields as header.",
+def _label(field_class: type[serializers.Field], groupings: str, *, allow_null: bool = False) -> serializers.Field:
+    """A group label: present in the rows of ``groupings`` only."""
+    absent = " Null: the sessions without one." if allow_null else ""
+    return field_class(required=False, allow_null=allow_null, help_text=f"Groupings {groupings}.{absent}")
+
+
+def _metric(
+    field_class: type[serializers.Field], text: str, *, allow_null: bool = False, default: bool = False
+) -> serializers.Field:
+    """A metric: present when ``metrics`` names it (``default``: also when ``metrics`` is not given)."""
+    text += " Present without metrics, or if metrics names it." if default else " Only if named in metrics."
+    return field_class(required=False, allow_null=allow_null, min_value=0, help_text=text)
+
+
+REPORT_ROW = Row(
+    "UsageReportRow",
+    {
+        "datetime": local_datetime(help_text="The bin's calendar label, local time."),
+        "start_time": local_datetime(help_text="Start of the bin's part inside the range, local time."),
+        "end_time": local_datetime(help_text="End of the bin's part inside the range, local time."),
+        # Without ``metrics`` a row has these three; with it, the metrics named, in the order named.
+        "total_time": _metric(serializers.FloatField, "Session time in the bin, in unit.", default=True),
+        "device_count": _metric(serializers.IntegerField, "Devices with time in the bin.", default=True),
+        "session_count": _metric(serializers.IntegerField, "Sessions that start in the bin.", default=True),
+        # Only when named in ``metrics`` (SPEC §11), in the order named.
+        "user_count": _metric(serializers.IntegerField, "Users with time in the bin."),
+        "team_count": _metric(serializers.IntegerField, "Teams with time in the bin."),
+        "avg_session_length": _metric(
+            serializers.FloatField, "Mean full length of the sessions starting in the bin, in unit.", allow_null=True
+        ),
+        "peak_concurrency": _metric(serializers.IntegerField, "Most sessions in progress at one instant."),
+        "avg_concurrency": _metric(serializers.FloatField, "Session time in the interval / its length."),
+        "utilization": _metric(
+            serializers.FloatField,
+            "Percent of the devices' time busy (org, device, host groupings); null without devices.",
+            allow_null=True,
+        ),
+        "device_address": _label(serializers.CharField, "device, device_team, device_user"),
+        "team_id": _label(serializers.UUIDField, "team, device_team", allow_null=True),
+        "team_name": _label(serializers.CharField, "team, device_team", allow_null=True),
+        "user_id": _label(serializers.UUIDField, "user, device_user", allow_null=True),
+        "user_email": _label(serializers.CharField, "user, device_user", allow_null=True),
+        "hostname": _label(serializers.CharField, "host"),
+        "unit": serializers.ChoiceField(choices=list(UNITS), help_text="The unit of total_time."),
+    },
+)
+EVENT_ROW = Row(
+    "UsageEvent",
+    {
+        "id": serializers.UUIDField(),
+        "device_address": serializers.CharField(help_text="device_id@hostname"),
+        "device_id": serializers.CharField(),
+        "hostname": serializers.CharField(),
+        "user_id": serializers.UUIDField(allow_null=True),
+        "user_email": serializers.CharField(allow_null=True),
+        "team_id": serializers.UUIDField(allow_null=True),
+        "team_name": serializers.CharField(allow_null=True),
+        "automated": serializers.BooleanField(),
+        "start_time": local_datetime(help_text="Local time in the requested zone."),
+        "end_time": local_datetime(help_text="Local time in the requested zone."),
+        "duration": serializers.FloatField(min_value=0, help_text="The session's full length in seconds."),
+    },
+)
+EVENT_COLUMNS = EVENT_ROW.pick(EVENT_FIELDS)
+REPORT_RESPONSE = REPORT_ROW.report("UsageReport", "JSON rows, or CSV (format=csv) with the same fields as header.")
+EVENTS_RESPONSE = EVENT_ROW.report(
+    "UsageEvents",
+    "JSON, one page of sessions; CSV (format=csv): every session, the same fields as header.",
+    next_cursor=serializers.CharField(allow_null=True, help_text="Pass as cursor for the next page; null on the last."),
+)
+GROUPING_PARAMETER = OpenApiParameter(
+    "grouping",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    enum=[*GROUPINGS, *(alias for alias in ALIASES if "/" not in alias)],
+    description="What the rows are grouped by (team/device and user/device also name device_team and device_user).",
 )
 
 
-def _report_schema(operation: str):
-    metrics = OpenApiParameter(
-        "metrics",
-        OpenApiTypes.STR,
-        many=True,
-        enum=METRIC_CHOICES,
-        description=ReportParams().fields["metrics"].help_text
-        + " Adds these fields to each row between end_time and the group fields; utilization only with the "
-        "org, device and host groupings.",
-    )
-    schema = {
-        "parameters": [q for q in p.openapi_parameters(ReportParams) if q.name != "metrics"] + [metrics],
-        "responses": {200: REPORT_RESPONSE, **USAGE_ERRORS},
-        "request": None,
-    }
+def _report_schema(operation: str, *, grouping: bool):
+    parameters = [*p.openapi_parameters(ReportParams), *([GROUPING_PARAMETER] if grouping else [])]
+    get = {"parameters": parameters, "responses": {**REPORT_RESPONSE, **USAGE_ERRORS}, "request": None}
+    post = {**get, "responses": {**REPORT_RESPONSE, **USAGE_POST_ERRORS}}
     return extend_schema_view(
-        get=extend_schema(operation_id=f"{operation}_get", **schema),
-        post=extend_schema(operation_id=f"{operation}_post", **schema),
+        get=extend_schema(operation_id=f"{operation}_get", **get),
+        post=extend_schema(operation_id=f"{operation}_post", **post),
     )
 
 
-@_report_schema("usage_report_grouping")
+@_report_schema("usage_report_grouping", grouping=True)
 class UsageReportView(APIView):
     """Aggregate device usage in time bins, optionally grouped (org, device, team, user, host, ...)."""
 
@@ -277,7 +288,7 @@ class UsageReportView(APIView):
         )
 
 
-@_report_schema("usage_report")
+@_report_schema("usage_report", grouping=False)
 class OrgUsageReportView(UsageReportView):
     """``/v2/usage``: the org grouping (a route of its own in the schema)."""
 
@@ -285,7 +296,7 @@ class OrgUsageReportView(UsageReportView):
 class UsageEventView(APIView):
     """The sessions that overlap the range, cursor-paginated (JSON) or streamed whole (CSV)."""
 
-    @extend_schema(parameters=p.openapi_parameters(EventParams), responses={200: OpenApiTypes.OBJECT, **USAGE_ERRORS})
+    @extend_schema(parameters=p.openapi_parameters(EventParams), responses={**EVENTS_RESPONSE, **USAGE_ERRORS})
     def get(self, request: Request):
         values = p.validate(EventParams, p.request_params(request))
         organization = tenancy.organization_for(user=request.user, org_id=values.get("org_id"))
@@ -295,8 +306,8 @@ class UsageEventView(APIView):
         )
         filename = f"usage_events_{values['start_date']:%Y%m%d}"
         if values["format"] == "csv":
-            return report_response(event_rows(query), fields=EVENT_FIELDS, fmt="csv", filename=filename)
+            return report_response(event_rows(query), fields=EVENT_COLUMNS, fmt="csv", filename=filename)
         rows, next_cursor = event_page(query, limit=values["limit"], cursor=values.get("cursor"))
         return report_response(
-            rows, fields=EVENT_FIELDS, fmt="json", filename=filename, tail={"next_cursor": next_cursor}
+            rows, fields=EVENT_COLUMNS, fmt="json", filename=filename, tail={"next_cursor": next_cursor}
         )

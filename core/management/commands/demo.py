@@ -3,13 +3,16 @@
 Migrates, imports fixtures/demo.jsonl (idempotent: running it again changes nothing), creates or
 resets the staff superuser ``admin`` (password from DEMO_ADMIN_PASSWORD, else generated), issues an
 API token for a user of the first demo organization with a grant on the demo client, prints how to
-use them, then runs the development server unless --no-serve.
+use them, then serves the application with gunicorn (as production does, see gunicorn.conf.py)
+unless --no-serve. Without SECRET_KEY in the environment the server gets a key generated for this run.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -54,7 +57,7 @@ class Command(BaseCommand):
     help = "Migrate, load the demo data, create an admin login and an API token, and run the server."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--port", type=int, default=8000, help="Port of the development server (default 8000).")
+        parser.add_argument("--port", type=int, default=8000, help="Port of the server (default 8000).")
         parser.add_argument("--no-serve", action="store_true", help="Prepare everything but do not run the server.")
 
     def handle(self, *args, port: int, no_serve: bool, **options) -> None:
@@ -79,7 +82,10 @@ class Command(BaseCommand):
             "\n".join(
                 [
                     "",
-                    f"Service:  {base}/  (API docs {base}/api/docs/)",
+                    f"Portal:   {base}/  (log in with the admin login below; staff see every organization)",
+                    f"          usage of {organization.name}: {base}/organizations/{organization.pk}/usage/"
+                    "?start_date=2026-10-01&end_date=2026-10-31&bin_size=day&grouping=team",
+                    f"API docs: {base}/api/docs/",
                     f"Admin:    {base}/admin/  login {ADMIN_USERNAME!r}, password {password}",
                     f"API user: {API_USERNAME!r} of {organization.name} ({organization.pk}),",
                     f"          with a grant on client {client.name} ({client.pk}); the token may also write.",
@@ -97,8 +103,25 @@ class Command(BaseCommand):
             )
         )
         if not no_serve:
-            # insecure_serving: the admin's CSS and JS are served even with DEBUG off (a local demo only).
-            call_command("runserver", f"127.0.0.1:{port}", use_reloader=False, insecure_serving=True)
+            self.stdout.flush()
+            self._serve(port)
+
+    def _serve(self, port: int) -> None:
+        """Gunicorn on the loopback interface, until interrupted (the embedded database lives as long)."""
+        env = {name: value for name, value in os.environ.items() if name != "USAGE_COMMAND_LINE"}
+        env["SECRET_KEY"] = env.get("SECRET_KEY") or secrets.token_urlsafe(50)
+        env["GUNICORN_BIND"] = f"127.0.0.1:{port}"
+        config = Path(settings.BASE_DIR) / "gunicorn.conf.py"
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--config", str(config)], cwd=settings.BASE_DIR, env=env
+        )
+        try:
+            code = server.wait()
+        except KeyboardInterrupt:
+            server.terminate()
+            code = server.wait(timeout=60)
+        if code not in (0, -15):
+            raise CommandError(f"gunicorn stopped with exit status {code}.")
 
     def _admin(self, password: str) -> None:
         admin, _ = get_user_model().objects.get_or_create(username=ADMIN_USERNAME)

@@ -1,0 +1,102 @@
+"""Bounded database work and a database that is down (SPEC §14).
+
+Every statement a request runs is limited by PostgreSQL's ``statement_timeout`` (set on the
+connection, see settings). A server-side cursor declared ``WITH HOLD`` outside a transaction
+(Django's ``chunked_cursor`` in autocommit, which the reports use) computes its whole result
+while the implicit transaction commits, after PostgreSQL has disarmed the statement timer: such a
+query would run unbounded. ``time_limit`` guards those with a watchdog that cancels the query
+from the client side when the same limit passes.
+
+``classify`` tells the error handlers which database errors are the service's fault (500) and
+which mean "unavailable" (503): a query cancelled by the limit, or a database that cannot be
+reached or went away.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import Enum
+
+import psycopg
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+RETRY_AFTER_SECONDS = 5
+
+
+def statement_timeout() -> float:
+    """The limit in seconds for a request's statements; 0 means none."""
+    return float(getattr(settings, "STATEMENT_TIMEOUT", 30))
+
+
+@contextmanager
+def time_limit() -> Iterator[None]:
+    """Cancel the statement running on Django's connection if the block lasts longer than the limit.
+
+    The cancel is sent under a lock that the block's end also takes, so that it never reaches a
+    later statement of the same connection.
+    """
+    limit = statement_timeout()
+    connection.ensure_connection()
+    raw = connection.connection
+    if not limit or raw is None:
+        yield
+        return
+    lock = threading.Lock()
+    running = True
+
+    def cancel() -> None:
+        with lock:
+            if running:
+                raw.cancel_safe()
+
+    timer = threading.Timer(limit, cancel)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        with lock:
+            running = False
+        timer.cancel()
+
+
+class DatabaseTrouble(Enum):
+    TIMEOUT = "timeout"
+    UNAVAILABLE = "unavailable"
+
+
+# SQLSTATE classes of a server that is not there or going away: connection exceptions (08),
+# insufficient resources (53: too many connections), operator intervention (57: shutdown,
+# cancelled statements), system errors (58).
+_UNAVAILABLE_CLASSES = ("08", "53", "57P", "58")
+
+
+def classify(exc: BaseException) -> DatabaseTrouble | None:
+    """Whether ``exc`` is a statement cancelled by the limit, a database out of reach, or neither."""
+    if not isinstance(exc, (DatabaseError, psycopg.Error)):
+        return None
+    cause = exc if isinstance(exc, psycopg.Error) else exc.__cause__
+    if isinstance(cause, psycopg.errors.QueryCanceled):
+        return DatabaseTrouble.TIMEOUT
+    if isinstance(cause, psycopg.Error):
+        state = cause.sqlstate or ""
+        if not state or state.startswith(_UNAVAILABLE_CLASSES):
+            # No SQLSTATE: the client library lost or could not open the connection.
+            return DatabaseTrouble.UNAVAILABLE
+        return None
+    # Django's own "connection already closed" (InterfaceError without a psycopg cause).
+    from django.db import InterfaceError, OperationalError
+
+    return DatabaseTrouble.UNAVAILABLE if isinstance(exc, (InterfaceError, OperationalError)) else None
+
+
+def trouble_message(trouble: DatabaseTrouble) -> str:
+    if trouble is DatabaseTrouble.TIMEOUT:
+        return (
+            f"The query took longer than the limit of {statement_timeout():g} s and was cancelled. "
+            "Narrow the date range, enlarge the bin size, or filter to fewer groups."
+        )
+    return f"The database is unavailable. Retry in {RETRY_AFTER_SECONDS} seconds."

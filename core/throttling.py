@@ -1,0 +1,24 @@
+"""Per-token rate limits (SPEC §14): DRF throttling, the rate in settings (``token`` scope).
+
+Each API token is its own bucket (a user's tokens are separate clients); requests without a token
+are refused by authentication before throttling. Counts live in Django's cache: the default
+local-memory cache counts per server process.
+"""
+
+from __future__ import annotations
+
+from rest_framework.throttling import SimpleRateThrottle
+
+from core.models import ApiToken
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    scope = "token"
+
+    def get_cache_key(self, request, view) -> str | None:
+        token = request.auth
+        if isinstance(token, ApiToken):
+            return self.cache_format % {"scope": self.scope, "ident": f"token-{token.pk}"}
+        if request.user is not None and request.user.is_authenticated:
+            return self.cache_format % {"scope": self.scope, "ident": f"user-{request.user.pk}"}
+        return None
