@@ -26,6 +26,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection
 from apps_analytics.models import Application, AppUsageReport, Client, ClientGrant, ClientUser, Department
 from core.models import ApiToken
 from tests.usage_helpers import make_device, session, utc
+from usage.binning import CALENDAR
 from usage.models import OrganizationMembership, Team, User
 from usage_project.wsgi import application
 
@@ -141,7 +142,8 @@ def within_documented_rules(case, dataset) -> None:
             values["end_date"] = values["start_date"]
         # At most 100,000 bins: 60-second bins over 69 days, hours over 4,166 days.
         bin_size = str(values.get("bin_size", "month"))
-        seconds = {"hour": 3600, "day": 86400, "week": 7 * 86400, "month": 28 * 86400}.get(bin_size) or int(bin_size)
+        # (the bin count is bounded with each calendar unit's shortest bin: a 23-hour day, as the binning does)
+        seconds = CALENDAR[bin_size].approx_seconds if bin_size in CALENDAR else int(bin_size)
         _set_range(values, "start_date", "end_date", max_days=max(seconds * 99_000 // 86400 - 2, 0))
 
 
