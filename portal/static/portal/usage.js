@@ -156,7 +156,6 @@
   }
 
   P.start(async () => {
-    pickers();
     const metrics = HEADLINE.map((figure) => figure.key).join(",");
     const [now, before, bins, grouped, totals] = await Promise.all([
       P.api("/v2/usage", { ...scope, ...range, bin_size: ONE_BIN, unit: "hour", metrics }),
@@ -169,5 +168,6 @@
     draw(bins.report, grouped ? grouped.report : [], totals ? totals.report : []);
     groupTable(totals ? totals.report : []);
     document.getElementById("csv-report").href = P.url(route, { ...binned, format: "csv" });
+    pickers(); // after the numbers: the device list (first and last use of each) must not slow them down
   });
 })();
