@@ -20,7 +20,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from core.errors import InvalidParameter
-from core.params import TEXT_SCHEMA, DateParamField, TextParamField
+from core.params import TEXT_SCHEMA, DateParamField, ParamField, TextParamField
 
 # --------------------------------------------------------------------------------------------
 # Form fields: the messages read on from the parameter name ("team_id must be UUIDs, got 'x'").
@@ -53,32 +53,30 @@ class ManyUUIDsField(ManyStringsField):
         return uuids
 
 
-class DayField(forms.Field):
-    """A calendar date written YYYYMMDD or YYYY-MM-DD: core.params' date type, in a django-filter form."""
+class ParamFormField(forms.Field):
+    """A django-filter form field that parses with one of core.params' types (``param``), words included."""
+
+    param: ParamField
+
+    def to_python(self, value: Any) -> Any:
+        if value in (None, ""):
+            return None
+        try:
+            return self.param.to_internal_value(value)
+        except serializers.ValidationError as exc:
+            raise forms.ValidationError(str(exc.detail[0]), code="invalid")
+
+
+class DayField(ParamFormField):
+    """A calendar date written YYYYMMDD or YYYY-MM-DD."""
 
     param = DateParamField()
 
-    def to_python(self, value: Any) -> date | None:
-        if value in (None, ""):
-            return None
-        try:
-            return self.param.to_internal_value(value)
-        except serializers.ValidationError as exc:
-            raise forms.ValidationError(str(exc.detail[0]), code="invalid")
 
-
-class TextField(forms.CharField):
-    """A text: core.params' text type (trimmed, not blank, no NUL), in a django-filter form."""
+class TextField(ParamFormField):
+    """A text: trimmed, not blank, no NUL."""
 
     param = TextParamField()
-
-    def to_python(self, value: Any) -> str | None:
-        if value in (None, ""):
-            return None
-        try:
-            return self.param.to_internal_value(value)
-        except serializers.ValidationError as exc:
-            raise forms.ValidationError(str(exc.detail[0]), code="invalid")
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,23 +10,27 @@ const AppData = (() => {
     { key: "session_count", label: "Sessions", format: (v) => P.number(v) },
   ];
 
-  /** Fill the URL's missing period parameters: the last 30 days, compared with the 30 before. */
-  function periods(params) {
-    if (!params.get("end_date")) params.set("end_date", P.today(Intl.DateTimeFormat().resolvedOptions().timeZone));
-    if (!params.get("start_date")) params.set("start_date", P.addDays(params.get("end_date"), -29));
-    if (!params.has("compare_start_date") && !params.has("compare_end_date")) {
-      const days = P.daysBetween(params.get("start_date"), params.get("end_date"));
-      params.set("compare_start_date", P.addDays(params.get("start_date"), -days));
-      params.set("compare_end_date", P.addDays(params.get("start_date"), -1));
-    }
-    if (!params.get("granularity")) params.set("granularity", "daily");
-    return {
+  /** The page's period parameters, the missing ones filled in (the last 30 days, compared with the
+   * 30 before; daily averages) and put into the URL and the form. */
+  function periods(form, defaults) {
+    const chosen = P.state();
+    const params = P.prepare(form, { granularity: "daily", ...defaults, ...comparison(chosen) }, { zone: false });
+    return { params, period: {
       start_date: params.get("start_date"),
       end_date: params.get("end_date"),
       compare_start_date: params.get("compare_start_date"),
       compare_end_date: params.get("compare_end_date"),
       granularity: params.get("granularity"),
-    };
+    } };
+  }
+
+  /** The comparison period a URL without one gets: the period of the same length just before. */
+  function comparison(params) {
+    if (params.has("compare_start_date") || params.has("compare_end_date")) return {};
+    const end = params.get("end_date") || P.today(Intl.DateTimeFormat().resolvedOptions().timeZone);
+    const start = params.get("start_date") || P.addDays(end, -29);
+    const days = P.daysBetween(start, end);
+    return { compare_start_date: P.addDays(start, -days), compare_end_date: P.addDays(start, -1) };
   }
 
   /** "value (▲ +5.0%, was 40)" as the text of one metric of a row. */

@@ -3,13 +3,7 @@
 
 (() => {
   const P = Portal;
-  const form = document.getElementById("controls");
-  const params = P.state();
-  const period = AppData.periods(params);
-  if (!params.get("ordering")) params.set("ordering", "name");
-  P.settle(params);
-  P.fillForm(form, params);
-  P.presets(form, () => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const { params, period } = AppData.periods(document.getElementById("controls"), { ordering: "name" });
   const limit = Number(params.get("limit") || 25);
   const offset = Number(params.get("offset") || 0);
 

@@ -3,16 +3,7 @@
 
 (() => {
   const P = Portal;
-  const form = document.getElementById("controls");
-  const params = P.state();
-  const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  if (!params.get("timezone")) params.set("timezone", browserZone);
-  if (!params.get("end_date")) params.set("end_date", P.today(params.get("timezone")));
-  if (!params.get("start_date")) params.set("start_date", P.addDays(params.get("end_date"), -29));
-  if (!params.get("bin_size")) params.set("bin_size", "day");
-  P.settle(params);
-  P.fillForm(form, params);
-  P.presets(form, () => form.elements.timezone.value || browserZone);
+  const params = P.prepare(document.getElementById("controls"), { bin_size: "day" });
 
   const org = P.config.pass_org_id ? P.config.org_id : null;
   const scope = {

@@ -4,16 +4,7 @@
 (() => {
   const P = Portal;
   const ONE_BIN = 3153600000;
-  const form = document.getElementById("controls");
-  const params = P.state();
-  const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  if (!params.get("timezone")) params.set("timezone", browserZone);
-  if (!params.get("end_date")) params.set("end_date", P.today(params.get("timezone")));
-  if (!params.get("start_date")) params.set("start_date", P.addDays(params.get("end_date"), -29));
-  if (!params.get("ordering")) params.set("ordering", "address");
-  P.settle(params);
-  P.fillForm(form, params);
-  P.presets(form, () => form.elements.timezone.value || browserZone);
+  const params = P.prepare(document.getElementById("controls"), { ordering: "address" });
 
   const org = P.config.pass_org_id ? P.config.org_id : null;
   const limit = Number(params.get("limit") || 100);

@@ -242,6 +242,24 @@ const Portal = (() => {
     });
   }
 
+  /**
+   * The page's state, its missing parts filled in: a time zone (the browser's), the last 30 days, and
+   * ``defaults``; put into the URL and the form, whose range presets are wired. ``zone``: false for
+   * pages without one.
+   */
+  function prepare(form, defaults = {}, { zone = true } = {}) {
+    const params = state();
+    const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone && !params.get("timezone")) params.set("timezone", browserZone);
+    if (!params.get("end_date")) params.set("end_date", today(params.get("timezone") || browserZone));
+    if (!params.get("start_date")) params.set("start_date", addDays(params.get("end_date"), -29));
+    for (const [key, value] of Object.entries(defaults)) if (!params.get(key)) params.set(key, value);
+    settle(params);
+    fillForm(form, params);
+    presets(form, () => (form.elements.timezone && form.elements.timezone.value) || browserZone);
+    return params;
+  }
+
   /** Fill a form's controls from the URL (its single and repeated values). */
   function fillForm(form, params) {
     for (const control of form.elements) {
@@ -279,6 +297,6 @@ const Portal = (() => {
 
   return {
     config, state, settle, url, api, start, fail, number, change, changePct, element, table, sortRows, chart,
-    addDays, daysBetween, today, presets, fillForm, options, go, wallSeconds, PALETTE, OTHER_COLOR,
+    addDays, daysBetween, today, presets, prepare, fillForm, options, go, wallSeconds, PALETTE, OTHER_COLOR,
   };
 })();

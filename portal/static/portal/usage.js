@@ -22,17 +22,7 @@
   };
 
   const form = document.getElementById("controls");
-  const params = P.state();
-  const zone = () => form.elements.timezone.value || Intl.DateTimeFormat().resolvedOptions().timeZone;
-
-  if (!params.get("timezone")) params.set("timezone", Intl.DateTimeFormat().resolvedOptions().timeZone);
-  if (!params.get("end_date")) params.set("end_date", P.today(params.get("timezone")));
-  if (!params.get("start_date")) params.set("start_date", P.addDays(params.get("end_date"), -29));
-  if (!params.get("bin_size")) params.set("bin_size", "day");
-  if (!params.get("grouping")) params.set("grouping", "org");
-  P.settle(params);
-  P.fillForm(form, params);
-  P.presets(form, zone);
+  const params = P.prepare(form, { bin_size: "day", grouping: "org" });
 
   const grouping = params.get("grouping");
   const scope = {
