@@ -115,15 +115,22 @@ ERRORS = error_responses(
 )
 
 
-@extend_schema_view(
-    list=extend_schema(tags=TAGS, summary="List devices", responses={200: DeviceSerializer(many=True), **ERRORS}),
-    retrieve=extend_schema(
-        tags=TAGS,
-        summary="Get a device",
-        parameters=[OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH)],
-        responses={200: DeviceSerializer, **ERRORS},
-    ),
-)
+def documented(noun: str, plural: str, serializer: type[serializers.Serializer], id_type=None):
+    """The schema of a discovery viewset: its list and, given the path id's type, its objects."""
+    views = {
+        "list": extend_schema(tags=TAGS, summary=f"List {plural}", responses={200: serializer(many=True), **ERRORS})
+    }
+    if id_type is not None:
+        views["retrieve"] = extend_schema(
+            tags=TAGS,
+            summary=f"Get a {noun}",
+            parameters=[OpenApiParameter("id", id_type, OpenApiParameter.PATH)],
+            responses={200: serializer, **ERRORS},
+        )
+    return extend_schema_view(**views)
+
+
+@documented("device", "devices", DeviceSerializer, OpenApiTypes.INT)
 class DeviceViewSet(OrganizationReadOnlyViewSet):
     queryset = (
         Device.objects.select_related("host")
@@ -139,9 +146,7 @@ class DeviceViewSet(OrganizationReadOnlyViewSet):
     lookup_value_regex = "[0-9]{1,18}"
 
 
-@extend_schema_view(
-    list=extend_schema(tags=TAGS, summary="List hosts", responses={200: HostSerializer(many=True), **ERRORS}),
-)
+@documented("host", "hosts", HostSerializer)
 class HostViewSet(OrganizationListViewSet):
     queryset = Host.objects.order_by("hostname")
     organization_field = "devices__organization"
@@ -150,15 +155,7 @@ class HostViewSet(OrganizationListViewSet):
     filterset_class = HostFilterSet
 
 
-@extend_schema_view(
-    list=extend_schema(tags=TAGS, summary="List teams", responses={200: TeamSerializer(many=True), **ERRORS}),
-    retrieve=extend_schema(
-        tags=TAGS,
-        summary="Get a team",
-        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
-        responses={200: TeamSerializer, **ERRORS},
-    ),
-)
+@documented("team", "teams", TeamSerializer, OpenApiTypes.UUID)
 class TeamViewSet(OrganizationReadOnlyViewSet):
     queryset = Team.objects.annotate(member_count=Count("members")).order_by("name", "pk")
     serializer_class = TeamSerializer
@@ -166,15 +163,7 @@ class TeamViewSet(OrganizationReadOnlyViewSet):
     lookup_value_regex = UUID_PATTERN
 
 
-@extend_schema_view(
-    list=extend_schema(tags=TAGS, summary="List users", responses={200: UserSerializer(many=True), **ERRORS}),
-    retrieve=extend_schema(
-        tags=TAGS,
-        summary="Get a user",
-        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH)],
-        responses={200: UserSerializer, **ERRORS},
-    ),
-)
+@documented("user", "users", UserSerializer, OpenApiTypes.UUID)
 class UserViewSet(OrganizationReadOnlyViewSet):
     queryset = User.objects.annotate(
         team_names=ArraySubquery(Team.objects.filter(members=OuterRef("pk")).order_by("name").values("name"))
