@@ -14,10 +14,12 @@ reached or went away.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from enum import Enum
+from typing import IO, Any
 
 import psycopg
 from django.conf import settings
@@ -61,6 +63,39 @@ def time_limit() -> Iterator[None]:
         with lock:
             running = False
         timer.cancel()
+
+
+# An export up to this size stays in memory; a larger one is spooled to a temporary file.
+SPOOL_MEMORY_BYTES = 4 * 2**20
+
+
+def copy_out(statement: str, params: dict[str, Any] | None = None) -> IO[bytes]:
+    """The whole output of ``COPY (...) TO STDOUT`` on Django's connection, in a rewound file.
+
+    The COPY runs to its end here, under the request's limit (``time_limit``: the COPY is one
+    statement, and the limit is read per request), so that every failure of the query happens
+    before a response is started and gets its status and error envelope. The output is spooled
+    (memory up to SPOOL_MEMORY_BYTES, then a temporary file), so memory stays flat in the row
+    count and the connection is free again while a slow client downloads. The statement is
+    logged like any other query (``connection.queries`` when they are recorded).
+    """
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115 (returned open)
+    try:
+        with connection.cursor() as cursor:
+            debug = getattr(cursor, "debug_sql", None)  # CursorDebugWrapper: DEBUG, or a test counting queries
+            with (
+                time_limit(),
+                debug(statement, params) if debug else nullcontext(),
+                connection.wrap_database_errors,
+                cursor.cursor.copy(statement, params) as copy,
+            ):
+                for data in copy:
+                    spool.write(data)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
 
 
 class DatabaseTrouble(Enum):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -39,6 +39,13 @@ EVENT_FIELDS = [
     "end_time",
     "duration",
 ]
+# The columns that are not free text (for CSV cells written by PostgreSQL, usage.api.output.csv_cell_sql):
+# UUIDs and the service's own times are never empty and never start with a formula character.
+EVENT_KINDS = {
+    **dict.fromkeys(["id", "user_id", "team_id", "start_time", "end_time"], "plain"),
+    "automated": "boolean",
+    "duration": "float",
+}
 _LOCAL = "to_char({col} AT TIME ZONE %(tz)s, 'YYYY-MM-DD HH24:MI:SS')"
 _COLUMNS = {
     "id": "e.id::text",
@@ -68,9 +75,15 @@ class EventQuery:
 
 
 def events_sql(
-    query: EventQuery, *, columns: list[str], after: tuple[str, str] | None = None, keys: bool = True
+    query: EventQuery,
+    *,
+    columns: list[str],
+    after: tuple[str, str] | None = None,
+    keys: bool = True,
+    cell: Callable[[str, str], str] | None = None,
 ) -> tuple[str, dict]:
-    """SQL listing the sessions overlapping the range; with ``keys``, the last two columns are the page key."""
+    """SQL listing the sessions overlapping the range; with ``keys``, the last two columns are the page key.
+    ``cell(name, expression)`` rewrites each column's expression (CSV cells written by PostgreSQL)."""
     conditions, _, params = filter_conditions(query.filters)
     params.update(org=query.organization_id, rs=query.start, re=query.end, tz=str(query.tz))
     # A zero-length session counts when it starts inside the range.
@@ -94,6 +107,11 @@ def events_sql(
         LEFT JOIN usage_team t ON t.id = e.team_id AND t.organization_id = %(org)s
         WHERE {" AND ".join(where)}
         ORDER BY e.start_time, e.id"""
+    if cell is not None:
+        # Each value is computed once below and its cell made above; a subquery with ORDER BY is
+        # not pulled up into the outer query, so its order is the output's.
+        cells = ", ".join(f"{cell(c, 'r.' + c)} AS {c}" for c in columns)
+        sql = f"SELECT {cells} FROM ({sql}) AS r"
     return sql, params
 
 

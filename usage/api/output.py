@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import islice
 from operator import itemgetter
@@ -17,8 +17,11 @@ from typing import Any
 import orjson
 from django.http import StreamingHttpResponse
 
+from core.db import copy_out
+
 CHUNK_ROWS = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+COPY_CHUNK_BYTES = 256 * 1024
 
 
 def json_stream(rows: Iterable[dict[str, Any]], *, tail: dict[str, Any] | None = None) -> Iterator[bytes]:
@@ -89,6 +92,70 @@ def csv_stream(rows: Iterable[Sequence[Any]], *, header: Sequence[str], trusted:
                 else:
                     writer.writerow(cells)
         yield buffer.getvalue()
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def csv_cell_sql(kinds: Mapping[str, str] = {}, trusted: Collection[str] = ()) -> Callable[[str, str], str]:
+    """SQL for a CSV cell of a column, ``cell(name, expression)``, written exactly as ``csv_stream``
+    writes the value that the expression reads: PostgreSQL formats the cells (``COPY``), ~20 times
+    faster than Python.
+
+    ``kinds`` names the column types other than text: ``boolean`` (written true/false, as JSON does)
+    and ``float`` (written as Python writes a float: an integral value keeps its ".0"; elsewhere
+    PostgreSQL's shortest round-trip digits are Python's) and ``plain`` (text that is never empty and
+    never starts with a formula character, so that Python's writing leaves it as it is: a UUID, a
+    time formatted by the service; its expression is evaluated once). Text cells are neutralized unless
+    ``trusted``; an empty text is written as an empty cell, like NULL (COPY would quote it). COPY
+    quotes a cell holding a comma, a quote, "\\n" or "\\r", as ``csv_stream`` does.
+    """
+    prefixes = ", ".join(_sql_text(prefix) for prefix in FORMULA_PREFIXES)
+    quote = _sql_text("'")
+
+    def cell(name: str, x: str) -> str:
+        kind = kinds.get(name, "text")
+        if kind == "boolean":
+            return f"CASE {x} WHEN true THEN 'true' WHEN false THEN 'false' END"
+        if kind == "float":
+            # Python writes 90.0 where PostgreSQL writes 90 (below 1e15 both write plain digits).
+            return f"CASE WHEN {x} = trunc({x}) AND abs({x}) < 1e15 THEN ({x})::text || '.0' ELSE ({x})::text END"
+        if kind == "plain":
+            return x
+        if kind != "text":
+            raise ValueError(f"unknown column kind {kind!r}")
+        if name in trusted:
+            return f"NULLIF({x}, '')"
+        return f"CASE WHEN left({x}, 1) IN ({prefixes}) THEN {quote} || {x} ELSE NULLIF({x}, '') END"
+
+    return cell
+
+
+def csv_copy_statement(select: str) -> str:
+    """``COPY`` of a query's rows to the client as CSV under a header of its column names."""
+    return f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER)"
+
+
+def csv_copy_response(statement: str, params: dict[str, Any], *, filename: str) -> StreamingHttpResponse:
+    """The CSV that ``statement`` (see ``csv_copy_statement``) writes, as an attachment.
+
+    The COPY runs to its end before the response starts (``core.db.copy_out``): a query past the
+    limit or a database that fails is answered with its status and error envelope, never cut
+    short after a 200; the body then streams from the spooled output in chunks.
+    """
+    spool = copy_out(statement, params)
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while chunk := spool.read(COPY_CHUNK_BYTES):
+                yield chunk
+        finally:
+            spool.close()
+
+    response = StreamingHttpResponse(chunks(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+    return response
 
 
 def report_response(
