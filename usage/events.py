@@ -1,7 +1,8 @@
 """Listing device sessions (``/v2/usage/event``; the v0 events route builds on it too).
 
 Sessions that overlap the range, in start order, with keyset pagination on (start_time, id):
-a page costs the same whatever its depth. Times leave PostgreSQL as text (the page key included),
+a page costs the same whatever its depth. Inside ``core.routers.report_reads()`` the listing reads
+the replica when one is configured. Times leave PostgreSQL as text (the page key included),
 so that a stored timestamp Python's datetime cannot hold (a year before 1 or after 9999, written
 before imports refused them) never breaks a listing.
 """
@@ -19,10 +20,10 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import orjson
-from django.db import connection
 
 from core.db import time_limit
 from core.errors import InvalidParameter
+from core.routers import report_connection
 from usage.reporting import Filters, filter_conditions
 
 EVENT_FIELDS = [
@@ -145,7 +146,8 @@ def event_page(query: EventQuery, *, limit: int, cursor: str | None) -> tuple[li
     """One page of sessions and the cursor of the next page (None on the last)."""
     after = decode_cursor(cursor) if cursor else None
     sql, params = events_sql(query, columns=EVENT_FIELDS, after=after)
-    with connection.cursor() as db, time_limit():
+    database = report_connection()
+    with database.cursor() as db, time_limit(database.alias):
         db.execute(sql + " LIMIT %(limit)s", {**params, "limit": limit + 1})
         rows = db.fetchall()
     next_cursor = encode_cursor(rows[limit - 1][-2], rows[limit - 1][-1]) if len(rows) > limit else None
@@ -157,8 +159,9 @@ def event_rows(
 ) -> Iterator[dict[str, Any]]:
     """Every session of the range as dicts, fetched in chunks from a server-side cursor."""
     sql, params = events_sql(query, columns=columns, keys=False)
-    db = connection.chunked_cursor()
-    with time_limit():
+    database = report_connection()
+    db = database.chunked_cursor()
+    with time_limit(database.alias):
         db.execute(sql, params)
         first = db.fetchmany(chunk_size)
 

@@ -1,6 +1,7 @@
 """Settings, read from the environment.
 
-SECRET_KEY, DEBUG, ALLOWED_HOSTS and DATABASE_URL come from the environment. Without
+SECRET_KEY, DEBUG, ALLOWED_HOSTS and DATABASE_URL (and DATABASE_REPLICA_URL, a streaming replica
+for report reads) come from the environment. Without
 DATABASE_URL an embedded PostgreSQL server is started in ``.pgdata/`` (see embedded_db).
 Operation settings (SPEC §14): STATEMENT_TIMEOUT, CONN_MAX_AGE, THROTTLE_RATE, MAX_REPORT_ROWS.
 """
@@ -102,10 +103,19 @@ else:
 
     DATABASES = {"default": embedded_database(BASE_DIR / ".pgdata")}
 
+# A streaming replica of the primary for report reads (core.routers): writes, authentication and
+# whatever decides freshness stay on the primary. Without it every query goes to the primary.
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(os.environ["DATABASE_REPLICA_URL"])
+    # Tests read the replica alias from the test database (no second test database is made).
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["core.routers.ReplicaRouter"]
+
 # Connections are kept per server thread (gunicorn: workers x threads, see gunicorn.conf.py, so
 # they never pile up), and checked before reuse: a server restart costs no failed request.
-DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "60"))
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+for _database in DATABASES.values():
+    _database["CONN_MAX_AGE"] = int(os.environ.get("CONN_MAX_AGE", "60"))
+    _database["CONN_HEALTH_CHECKS"] = True
 
 # Every statement a request runs is bounded (seconds; 0: none). Reports use WITH HOLD cursors,
 # which PostgreSQL's statement_timeout does not cover: core.db.time_limit guards those.
@@ -115,11 +125,12 @@ _statement_timeout = 0 if COMMAND_LINE else int(STATEMENT_TIMEOUT * 1000)
 
 # Reports are single large queries: JIT compilation was measured to cost more than it saves
 # (~3 s on a 1M-session report), and aggregation hash tables need more than the 4 MB default.
-DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
-    f"-c jit=off -c work_mem=64MB -c statement_timeout={_statement_timeout}"
-)
-# A database that does not answer is reported as unavailable (503) rather than hanging a worker.
-DATABASES["default"]["OPTIONS"].setdefault("connect_timeout", 5)
+for _database in DATABASES.values():
+    _database.setdefault("OPTIONS", {})["options"] = (
+        f"-c jit=off -c work_mem=64MB -c statement_timeout={_statement_timeout}"
+    )
+    # A database that does not answer is reported as unavailable (503) rather than hanging a worker.
+    _database["OPTIONS"].setdefault("connect_timeout", 5)
 
 # Lets concurrent test runs on one server use separate test databases.
 if os.environ.get("TEST_DB_NAME"):

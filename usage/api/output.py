@@ -17,11 +17,11 @@ from typing import Any
 import orjson
 from django.http import StreamingHttpResponse
 
-from core.db import copy_out
+from core.db import CopyStream
+from core.routers import report_database
 
 CHUNK_ROWS = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-COPY_CHUNK_BYTES = 256 * 1024
 
 
 def json_stream(rows: Iterable[dict[str, Any]], *, tail: dict[str, Any] | None = None) -> Iterator[bytes]:
@@ -138,22 +138,14 @@ def csv_copy_statement(select: str) -> str:
 
 
 def csv_copy_response(statement: str, params: dict[str, Any], *, filename: str) -> StreamingHttpResponse:
-    """The CSV that ``statement`` (see ``csv_copy_statement``) writes, as an attachment.
+    """The CSV that ``statement`` (see ``csv_copy_statement``) writes, streamed as an attachment.
 
-    The COPY runs to its end before the response starts (``core.db.copy_out``): a query past the
-    limit or a database that fails is answered with its status and error envelope, never cut
-    short after a 200; the body then streams from the spooled output in chunks.
+    The COPY has started and sent its first row before the response is made (``core.db.CopyStream``):
+    a query past the limit or a database out of reach gets its status and error envelope; a
+    failure later cuts the transfer short (the client sees it incomplete), never a 200 that looks whole.
     """
-    spool = copy_out(statement, params)
-
-    def chunks() -> Iterator[bytes]:
-        try:
-            while chunk := spool.read(COPY_CHUNK_BYTES):
-                yield chunk
-        finally:
-            spool.close()
-
-    response = StreamingHttpResponse(chunks(), content_type="text/csv; charset=utf-8")
+    stream = CopyStream(statement, params, using=report_database(), header=True)
+    response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     return response
 

@@ -34,6 +34,7 @@ from rest_framework.views import APIView
 
 from core import tenancy
 from core.errors import InvalidParameter
+from core.routers import report_reads
 from core.schema import USAGE_ERRORS, USAGE_POST_ERRORS, Row, local_datetime
 from usage.api import params as p
 from usage.api.output import report_response
@@ -182,8 +183,10 @@ class LegacyUsageEventView(APIView):
         )
         fmt = values["format"]
         shape = ROW_SHAPES[fmt]
+        with report_reads():  # the replica, when configured (core.routers)
+            rows = event_rows(query, columns=COLUMNS)
         return report_response(
-            (shape(event) for event in event_rows(query, columns=COLUMNS)),
+            (shape(event) for event in rows),
             fields=CSV_HEADER,
             fmt=fmt,
             filename=f"usage_events_{values['start_date']:%Y%m%d}",

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core import tenancy
+from core.routers import report_reads
 from core.schema import USAGE_ERRORS, USAGE_POST_ERRORS, Row
 from usage.api import params as p
 from usage.api.output import report_response
@@ -240,7 +241,8 @@ class LegacyUsageReportView(APIView):
             drop_null_groups=True,
             extras=options.extras,
         )
-        report = run_report(spec)
+        with report_reads():  # the replica, when configured (core.routers)
+            report = run_report(spec)
         return report_response(
             legacy_rows(report, metric=options.metric, bin_size=options.bin_size),
             fields=legacy_fields(report, metric=options.metric),

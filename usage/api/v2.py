@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from core import tenancy
 from core.errors import InvalidParameter, NotFound
+from core.routers import report_reads
 from core.schema import USAGE_ERRORS, USAGE_POST_ERRORS, Row, local_datetime
 from usage import events
 from usage.api import params as p
@@ -278,7 +279,8 @@ class UsageReportView(APIView):
             filters=filters_from(values),
             display_all=values["display_all"],
         )
-        report = run_report(spec)
+        with report_reads():  # the replica, when configured (core.routers)
+            report = run_report(spec)
         return report_response(
             report_rows(report, unit=values["unit"]),
             fields=report_fields(report),
@@ -310,8 +312,10 @@ class UsageEventView(APIView):
             # Every session: PostgreSQL writes the CSV (COPY), as csv_stream would, at ~1 µs a row.
             cell = csv_cell_sql(EVENT_KINDS)
             select, params = events.events_sql(query, columns=EVENT_COLUMNS, keys=False, cell=cell)
-            return csv_copy_response(csv_copy_statement(select), params, filename=filename)
-        rows, next_cursor = event_page(query, limit=values["limit"], cursor=values.get("cursor"))
+            with report_reads():  # the replica, when configured (core.routers)
+                return csv_copy_response(csv_copy_statement(select), params, filename=filename)
+        with report_reads():
+            rows, next_cursor = event_page(query, limit=values["limit"], cursor=values.get("cursor"))
         return report_response(
             rows, fields=EVENT_COLUMNS, fmt="json", filename=filename, tail={"next_cursor": next_cursor}
         )
