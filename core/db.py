@@ -14,20 +14,18 @@ reached or went away.
 
 from __future__ import annotations
 
-import logging
-import sys
+import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager, nullcontext
 from enum import Enum
-from typing import Any
+from typing import IO, Any
 
 import psycopg
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
 
 RETRY_AFTER_SECONDS = 5
-logger = logging.getLogger(__name__)
 
 
 def statement_timeout() -> float:
@@ -68,78 +66,39 @@ def time_limit(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
         timer.cancel()
 
 
-COPY_CHUNK_BYTES = 256 * 1024
+# An export up to this size stays in memory; a larger one is spooled to a temporary file.
+SPOOL_MEMORY_BYTES = 4 * 2**20
 
 
-class CopyStream:
-    """The output of ``COPY (...) TO STDOUT`` on Django's connection ``using``, in chunks of about
-    ``chunk_bytes`` (whole rows), read as it is iterated: memory stays flat in the row count.
+def copy_out(statement: str, params: dict[str, Any] | None = None, *, using: str = DEFAULT_DB_ALIAS) -> IO[bytes]:
+    """The whole output of ``COPY (...) TO STDOUT`` on Django's connection ``using``, in a rewound file.
 
-    Made in the view, it starts the COPY and waits for its first row (after the ``header`` line, which
-    the server sends before it runs the query) under the request's limit
-    (``time_limit``), so that a query past the limit, a bad query or a database out of reach fails
-    before a response is started and gets its status and error envelope. The limit keeps running
-    while the rows stream (the COPY is one statement: its reading and its sending). A failure after
-    that (the limit, the database going away) cannot become an error status any more, since the
-    200 and its headers are sent: it is logged and raised from the iteration, so that the server
-    aborts the response and the client sees a transfer cut short (chunked encoding without its end)
-    rather than a complete-looking file. ``close`` (the response's, also when a client goes away)
-    ends the COPY and frees the connection. The statement is logged like any other query
-    (``connection.queries`` when they are recorded).
-
-    While it streams, the COPY holds its connection (psycopg's lock): nothing else may use that
-    connection until the response is closed. A report read goes to the replica when there is one;
-    on the primary, the only query Django's middleware could make after the view, a session save,
-    is not made by a listing (it modifies no session).
+    The COPY runs to its end here, under the request's limit (``time_limit``; the COPY is one
+    statement), so that every failure of the query happens before a response is started and gets
+    its status and error envelope: nothing can fail in the database once a 200 is sent. The output
+    is spooled (memory up to SPOOL_MEMORY_BYTES, then a temporary file): memory stays flat in the
+    row count, and the connection is free again before the client downloads, however slowly (a
+    COPY streamed to the client would hold it, and its statement limit, for the whole transfer).
+    The statement is logged like any other query (``connection.queries`` when they are recorded).
     """
-
-    def __init__(
-        self,
-        statement: str,
-        params: dict[str, Any] | None = None,
-        *,
-        using: str = DEFAULT_DB_ALIAS,
-        header: bool = False,
-        chunk_bytes: int | None = None,
-    ) -> None:
-        self.database = connections[using]
-        self.chunk_bytes = chunk_bytes or COPY_CHUNK_BYTES
-        self._stack = ExitStack()
-        with self.database.wrap_database_errors:
-            try:
-                cursor = self._stack.enter_context(self.database.cursor())
-                self._stack.enter_context(time_limit(using))
-                if debug := getattr(cursor, "debug_sql", None):  # CursorDebugWrapper: DEBUG, or counting queries
-                    self._stack.enter_context(debug(statement, params))
-                self._copy = self._stack.enter_context(cursor.cursor.copy(statement, params))
-                # The server sends a header before it runs the query: the first row is the one after it.
-                self._first = b"".join(bytes(self._copy.read()) for _ in range(2 if header else 1))
-            except BaseException:
-                if not self._stack.__exit__(*sys.exc_info()):
-                    raise
-        self._chunks = self._generate()
-
-    def _generate(self) -> Iterator[bytes]:
-        try:
-            with self._stack, self.database.wrap_database_errors:
-                buffer = bytearray(self._first)
-                for data in self._copy:
-                    buffer += data
-                    if len(buffer) >= self.chunk_bytes:
-                        yield bytes(buffer)
-                        buffer.clear()
-                if buffer:
-                    yield bytes(buffer)
-        except Exception:
-            logger.exception("A COPY stream failed after its response started: the response is cut short")
-            raise
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self._chunks
-
-    def close(self) -> None:
-        self._chunks.close()
-        self._stack.close()
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115 (returned open)
+    database = connections[using]
+    try:
+        with database.cursor() as cursor:
+            debug = getattr(cursor, "debug_sql", None)  # CursorDebugWrapper: DEBUG, or a test counting queries
+            with (
+                time_limit(using),
+                debug(statement, params) if debug else nullcontext(),
+                database.wrap_database_errors,
+                cursor.cursor.copy(statement, params) as copy,
+            ):
+                for data in copy:
+                    spool.write(data)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
 
 
 class DatabaseTrouble(Enum):

@@ -212,7 +212,8 @@ def test_a_database_outage_answers_503_and_heals_by_itself(cluster, server, toke
 
 
 def test_a_stream_whose_database_dies_midway_is_aborted(cluster, server, token):
-    url = server.url("/v2/usage/event?start_date=2025-01-01&end_date=2025-01-31&format=csv")
+    """A listing that reads the database while it streams (v0's, from a server-side cursor) is cut short."""
+    url = server.url("/v0/usage/events?start_date=20250101&end_date=20250131&format=csv")
     try:
         with requests.get(url, headers=auth(token), stream=True, timeout=30) as response:
             assert response.status_code == 200
@@ -223,6 +224,25 @@ def test_a_stream_whose_database_dies_midway_is_aborted(cluster, server, token):
                 for chunk in chunks:
                     received += len(chunk)
             assert received < SESSIONS * 100  # well short of the whole listing
+    finally:
+        if not cluster.running():
+            cluster.start()
+
+
+def test_the_event_csv_is_whole_before_it_is_sent(cluster, server, token):
+    """The v2 event CSV is written by a COPY that ends before the response starts: a database that
+    dies once the first bytes are sent no longer matters, and the listing arrives whole."""
+    url = server.url("/v2/usage/event?start_date=2025-01-01&end_date=2025-01-31&format=csv")
+    expected = requests.get(url, headers=auth(token), timeout=30).content
+    try:
+        with requests.get(url, headers=auth(token), stream=True, timeout=30) as response:
+            assert response.status_code == 200
+            chunks = response.iter_content(65536)
+            received = [next(chunks)]
+            cluster.stop("immediate")
+            received.extend(chunks)
+        assert b"".join(received) == expected
+        assert len(expected) > 65536 * 2  # more than what was sent before the database stopped
     finally:
         if not cluster.running():
             cluster.start()

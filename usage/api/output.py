@@ -17,11 +17,12 @@ from typing import Any
 import orjson
 from django.http import StreamingHttpResponse
 
-from core.db import CopyStream
+from core.db import copy_out
 from core.routers import report_database
 
 CHUNK_ROWS = 2000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+COPY_CHUNK_BYTES = 256 * 1024
 
 
 def json_stream(rows: Iterable[dict[str, Any]], *, tail: dict[str, Any] | None = None) -> Iterator[bytes]:
@@ -140,12 +141,20 @@ def csv_copy_statement(select: str) -> str:
 def csv_copy_response(statement: str, params: dict[str, Any], *, filename: str) -> StreamingHttpResponse:
     """The CSV that ``statement`` (see ``csv_copy_statement``) writes, streamed as an attachment.
 
-    The COPY has started and sent its first row before the response is made (``core.db.CopyStream``):
-    a query past the limit or a database out of reach gets its status and error envelope; a
-    failure later cuts the transfer short (the client sees it incomplete), never a 200 that looks whole.
+    The COPY runs to its end before the response starts (``core.db.copy_out``): a query past the
+    limit or a database out of reach gets its status and error envelope, and no database failure
+    can cut a 200 short; the body then streams from the spooled output in chunks.
     """
-    stream = CopyStream(statement, params, using=report_database(), header=True)
-    response = StreamingHttpResponse(stream, content_type="text/csv; charset=utf-8")
+    spool = copy_out(statement, params, using=report_database())
+
+    def chunks() -> Iterator[bytes]:
+        try:
+            while chunk := spool.read(COPY_CHUNK_BYTES):
+                yield chunk
+        finally:
+            spool.close()
+
+    response = StreamingHttpResponse(chunks(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     return response
 
