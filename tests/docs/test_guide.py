@@ -169,3 +169,28 @@ def test_the_example_answers_as_documented(example: Example, demo_tokens):
     else:
         text = content.decode().replace("\r\n", "\n")
         assert (response.status_code, text) == (example.status, example.response)
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_the_guide_links_lead_somewhere():
+    """Links between the guide's pages (and to their sections) name pages and headings that exist."""
+    anchors = {
+        path.name: {slug(heading) for heading in re.findall(r"^#+ (.+)$", path.read_text(), re.MULTILINE)}
+        for path in DOCS.glob("*.md")
+    }
+    broken = []
+    for path in sorted(DOCS.glob("*.md")):
+        prose = FENCE.sub("", path.read_text())
+        for target in re.findall(r"\]\(([^)\s]+)\)", prose):
+            if "://" in target:
+                continue
+            page, _, anchor = target.partition("#")
+            page = page or path.name
+            missing_page = page.endswith(".md") and page not in anchors
+            if missing_page or (anchor and anchor not in anchors.get(page, ())):
+                broken.append(f"{path.name}: {target}")
+    assert broken == []
