@@ -165,10 +165,16 @@ def test_the_example_answers_as_documented(example: Example, demo_tokens):
     response = send(parse_request(example.request), demo_tokens)
     content = b"".join(response.streaming_content) if response.streaming else response.content
     if example.kind == "json":
-        assert (response.status_code, orjson.loads(content)) == (example.status, orjson.loads(example.response))
+        answer = orjson.loads(content)
+        documented = orjson.loads(example.response)
+        shown = orjson.dumps(answer, option=orjson.OPT_INDENT_2).decode()
     else:
-        text = content.decode().replace("\r\n", "\n")
-        assert (response.status_code, text) == (example.status, example.response)
+        answer = content.decode().replace("\r\n", "\n")
+        documented = example.response
+        shown = answer
+    assert (response.status_code, answer) == (example.status, documented), (
+        f"{example.where}: the service answers {response.status_code} with\n{shown}"
+    )
 
 
 def slug(heading: str) -> str:
