@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 
 from core.admin_support import LargeTableAdmin, SameTenantForm
 from usage.models import Device, Host, Organization, OrganizationMembership, Team, UsageEvent, User
@@ -125,7 +126,7 @@ class UsageEventForm(SameTenantForm):
 @admin.register(UsageEvent)
 class UsageEventAdmin(LargeTableAdmin):
     form = UsageEventForm
-    list_display = ["start_time", "end_time", "duration", "device_address", "user", "team", "organization", "automated"]
+    list_display = ["start", "end", "duration", "device_address", "user", "team", "organization", "automated"]
     list_select_related = ["device__host", "user", "team", "organization"]
     list_filter = ["organization", "automated", ("team", TeamFilter), ("device__host", admin.RelatedFieldListFilter)]
     date_hierarchy = "start_time"
@@ -138,6 +139,15 @@ class UsageEventAdmin(LargeTableAdmin):
     # Newest first within each organization: the (organization, start_time) index serves it backwards, so
     # the first page needs no sort of the whole table (there is no index on start_time alone).
     ordering = ["-organization_id", "-start_time"]
+
+    # To the second and compact (2026-08-03 09:00:00, in the admin's time zone): the list fits 1280 px.
+    @admin.display(description="start time", ordering="start_time")
+    def start(self, event: UsageEvent) -> str:
+        return f"{timezone.localtime(event.start_time):%Y-%m-%d %H:%M:%S}"
+
+    @admin.display(description="end time", ordering="end_time")
+    def end(self, event: UsageEvent) -> str:
+        return f"{timezone.localtime(event.end_time):%Y-%m-%d %H:%M:%S}"
 
     @admin.display(description="duration")
     def duration(self, event: UsageEvent) -> str:
