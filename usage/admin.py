@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from core.admin_support import LargeTableAdmin, SameTenantForm
+from core.admin_support import LargeTableAdmin, PortalLinkAdmin, SameTenantForm
 from usage.models import Device, Host, Organization, OrganizationMembership, Team, UsageEvent, User
 
 SEARCH_MATCHES = 1000  # devices or users a search may match before it narrows the sessions
@@ -22,8 +22,9 @@ class OrganizationMembershipInline(admin.TabularInline):
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "id"]
+class OrganizationAdmin(PortalLinkAdmin):
+    portal_page = "portal:usage"
+    list_display = ["name", "id", "portal_link"]
     search_fields = ["name"]
     readonly_fields = ["id"]
     inlines = [OrganizationMembershipInline]
@@ -82,14 +83,18 @@ def device_matches(term: str) -> Q:
 
 
 @admin.register(Device)
-class DeviceAdmin(admin.ModelAdmin):
-    list_display = ["address", "organization", "model", "os", "device_type"]
+class DeviceAdmin(PortalLinkAdmin):
+    portal_page = "portal:device"
+    list_display = ["address", "organization", "model", "os", "device_type", "portal_link"]
     list_filter = ["organization", "os", "device_type", "host__country"]
     list_select_related = ["host", "organization"]
     search_fields = ["device_id", "host__hostname"]
     search_help_text = "Device address (device_id@hostname), or part of the device id or hostname."
     autocomplete_fields = ["organization", "host"]
     ordering = ["host__hostname", "device_id"]
+
+    def portal_args(self, device: Device) -> list:
+        return [device.organization_id, device.pk]
 
     @admin.display(description="address", ordering="device_id")
     def address(self, device: Device) -> str:
