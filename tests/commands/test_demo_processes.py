@@ -19,6 +19,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import psutil
@@ -92,12 +94,22 @@ def embedded(tmp_path_factory):
         made.stop_leftovers()
 
 
-def serving(embedded: Embedded, tmp_path: Path, name: str):
+@contextmanager
+def serving(embedded: Embedded, tmp_path: Path, name: str) -> Iterator[tuple[subprocess.Popen, int, Path]]:
+    """``manage.py demo --port <free port>`` in a session of its own; whatever is left of that session
+    (the gunicorn of a demo that failed to take it along) is ended by its group id on the way out."""
     port = processes.free_port()
     log = tmp_path / f"{name}.log"
     command = [sys.executable, "manage.py", "demo", "--port", str(port)]
-    group = processes.process_group(command, embedded.env, log)
-    return port, log, group
+    group = None
+    try:
+        with processes.process_group(command, embedded.env, log) as process:
+            group = process.pid
+            yield process, port, log
+    finally:
+        if group is not None:
+            with suppress(ProcessLookupError):
+                os.killpg(group, signal.SIGKILL)
 
 
 def started(process: subprocess.Popen, port: int, log: Path) -> tuple[str, str]:
@@ -133,8 +145,7 @@ def admin_login(port: int, password: str) -> int:
 
 
 def test_a_second_demo_is_refused_and_the_first_keeps_serving_with_its_credentials(embedded, tmp_path):
-    port, log, group = serving(embedded, tmp_path, "first")
-    with group as first:
+    with serving(embedded, tmp_path, "first") as (first, port, log):
         password, token = started(first, port, log)
         assert admin_login(port, password) == 200
 
@@ -156,8 +167,7 @@ def test_a_second_demo_is_refused_and_the_first_keeps_serving_with_its_credentia
 
 
 def test_sigterm_of_the_demo_stops_gunicorn_and_the_embedded_server(embedded, tmp_path):
-    port, log, group = serving(embedded, tmp_path, "terminated")
-    with group as demo:
+    with serving(embedded, tmp_path, "terminated") as (demo, port, log):
         started(demo, port, log)
         postmaster = embedded.postmaster()
         assert postmaster is not None
@@ -172,8 +182,7 @@ def test_sigterm_of_the_demo_stops_gunicorn_and_the_embedded_server(embedded, tm
 
 
 def test_a_stale_pid_of_a_killed_demo_is_recovered_on_the_next_start(embedded, tmp_path):
-    port, log, group = serving(embedded, tmp_path, "killed")
-    with group as demo:
+    with serving(embedded, tmp_path, "killed") as (demo, port, log):
         password, token = started(demo, port, log)
         gunicorn = [child.pid for child in psutil.Process(demo.pid).children(recursive=True)]
         os.kill(demo.pid, signal.SIGKILL)
