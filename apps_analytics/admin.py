@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from apps_analytics.models import Application, AppUsageReport, Client, ClientGrant, ClientUser, Department
-from core.admin_support import LargeTableAdmin, PortalLinkAdmin, SameTenantForm
+from core.admin_support import LargeTableAdmin, PortalLinkAdmin, SameTenantForm, WideListAdmin
 
 SEARCH_MATCHES = 1000
 
@@ -54,7 +54,7 @@ class ClientUserForm(SameTenantForm):
 
 
 @admin.register(ClientUser)
-class ClientUserAdmin(admin.ModelAdmin):
+class ClientUserAdmin(WideListAdmin):
     form = ClientUserForm
     list_display = ["email", "client"]
     list_filter = ["client"]

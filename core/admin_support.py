@@ -64,15 +64,25 @@ def partition_bounds(model, field: str, partition: str) -> dict:
     return related._default_manager.annotate(_first=first, _last=last).aggregate(first=Min("_first"), last=Max("_last"))
 
 
-class LargeTableAdmin(admin.ModelAdmin):
+class WideListAdmin(admin.ModelAdmin):
+    """A changelist of many columns that fits 1280-1400 px screens.
+
+    The app navigation sidebar (about 280 px; the index and the breadcrumbs lead to the same places)
+    is left out of it, and long values (emails, device addresses, names) wrap inside their cells
+    instead of widening the table (admin/wide_change_list.html).
+    """
+
+    change_list_template = "admin/wide_change_list.html"
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
+
+
+class LargeTableAdmin(WideListAdmin):
     """A changelist that stays fast on a table of millions of rows.
 
     Set ``date_hierarchy`` and ``date_hierarchy_partition``: the tenant foreign key that leads an
     index with the date field (e.g. ``organization`` for the (organization, start_time) index).
-
-    Its list fits 1280-1400 px screens: the app navigation sidebar (about 280 px, the index and
-    the breadcrumbs lead to the same places) is left out of it, and long values (emails, device
-    addresses) wrap inside their cells instead of widening the table (see the template).
     """
 
     show_full_result_count = False
@@ -80,9 +90,6 @@ class LargeTableAdmin(admin.ModelAdmin):
     change_list_template = "admin/large_table_change_list.html"
     date_hierarchy_partition: ClassVar[str]
     list_per_page = 100
-
-    def changelist_view(self, request, extra_context=None):
-        return super().changelist_view(request, {"is_nav_sidebar_enabled": False, **(extra_context or {})})
 
 
 class PortalLinkAdmin(admin.ModelAdmin):

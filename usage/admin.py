@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from core.admin_support import LargeTableAdmin, PortalLinkAdmin, SameTenantForm
+from core.admin_support import LargeTableAdmin, PortalLinkAdmin, SameTenantForm, WideListAdmin
 from usage.models import Device, Host, Organization, OrganizationMembership, Team, UsageEvent, User
 
 SEARCH_MATCHES = 1000  # devices or users a search may match before it narrows the sessions
@@ -46,7 +46,7 @@ class UserForm(SameTenantForm):
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(WideListAdmin):
     form = UserForm
     list_display = ["email", "name", "organization"]
     list_filter = ["organization"]
@@ -83,7 +83,7 @@ def device_matches(term: str) -> Q:
 
 
 @admin.register(Device)
-class DeviceAdmin(PortalLinkAdmin):
+class DeviceAdmin(PortalLinkAdmin, WideListAdmin):
     portal_page = "portal:device"
     list_display = ["address", "organization", "model", "os", "device_type", "portal_link"]
     list_filter = ["organization", "os", "device_type", "host__country"]

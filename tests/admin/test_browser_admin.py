@@ -87,7 +87,14 @@ def long_names() -> None:
 
 
 @pytest.mark.parametrize(
-    "changelist", ["admin:usage_usageevent_changelist", "admin:apps_analytics_appusagereport_changelist"]
+    "changelist",
+    [
+        "admin:usage_usageevent_changelist",
+        "admin:apps_analytics_appusagereport_changelist",
+        "admin:usage_device_changelist",
+        "admin:usage_user_changelist",
+        "admin:apps_analytics_clientuser_changelist",
+    ],
 )
 def test_the_large_changelists_fit_1280_to_1400_px(admin_page, changelist):
     long_names()

@@ -122,7 +122,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             password, password_changed = self._admin(reset=reset, known=known.get("admin_password"))
             raw, kept, token_changed = self._token(organization_id, client_id, reset=reset, known=known.get("token"))
-        store.save(admin_password=password, token=raw)
+            # Within the transaction: a file that cannot be written leaves the old credentials in place.
+            store.save(admin_password=password, token=raw)
         organization = Organization.objects.get(pk=organization_id)
         client = Client.objects.get(pk=client_id)
 
