@@ -2,7 +2,8 @@
 temporary folder, never the checkout's ``.pgdata/``), as the README runs it:
 
 - a second demo while the first serves is refused and leaves the first's token and login working;
-- SIGTERM of the demo stops gunicorn and the embedded server (its postmaster pid is gone);
+- SIGTERM of the demo, or Ctrl-C, stops gunicorn and the embedded server (its postmaster pid is gone),
+  and so does an error on the way up;
 - a demo killed by SIGKILL takes its gunicorn along and leaves its pid in ``.handle_pids.json``: the
   next start drops it and, being the last handle, stops the server when it ends.
 
@@ -16,6 +17,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -166,19 +168,47 @@ def test_a_second_demo_is_refused_and_the_first_keeps_serving_with_its_credentia
         assert first.pid in embedded.handles()
 
 
-def test_sigterm_of_the_demo_stops_gunicorn_and_the_embedded_server(embedded, tmp_path):
-    with serving(embedded, tmp_path, "terminated") as (demo, port, log):
+@pytest.mark.parametrize(
+    ("how", "status"),
+    [
+        ("SIGTERM of the demo alone", 128 + signal.SIGTERM),
+        ("Ctrl-C: SIGINT to the terminal's process group", 0),
+    ],
+)
+def test_the_demo_stopped_stops_gunicorn_and_the_embedded_server(embedded, tmp_path, how, status):
+    with serving(embedded, tmp_path, "stopped") as (demo, port, log):
         started(demo, port, log)
         postmaster = embedded.postmaster()
         assert postmaster is not None
         workers = [child.pid for child in psutil.Process(demo.pid).children(recursive=True)]
         assert workers  # gunicorn's master and worker
 
-        os.kill(demo.pid, signal.SIGTERM)  # the demo only, not its process group
-        assert demo.wait(timeout=45) == 128 + signal.SIGTERM
+        if how.startswith("SIGTERM"):
+            os.kill(demo.pid, signal.SIGTERM)
+        else:
+            os.killpg(demo.pid, signal.SIGINT)
+        assert demo.wait(timeout=45) == status
         assert gone(postmaster), "the embedded PostgreSQL still runs"
         assert not [pid for pid in workers if alive(pid)]
         assert embedded.handles() == []
+
+
+def test_a_demo_that_fails_to_start_leaves_no_server_running(embedded):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        failed = embedded.manage("demo", "--port", str(port))
+    assert failed.returncode == 1
+    assert failed.stderr.strip() == (
+        f"CommandError: Port {port} is in use by another program (Address already in use). Nothing was "
+        "changed; pick another with --port."
+    )
+    # It started the embedded server (its settings do) and stopped it on the way out.
+    assert (
+        "database system is shut down" in (embedded.data / "log").read_text().rsplit("database system is ready", 1)[1]
+    )
+    assert embedded.postmaster() is None and embedded.handles() == []
 
 
 def test_a_stale_pid_of_a_killed_demo_is_recovered_on_the_next_start(embedded, tmp_path):
