@@ -1,7 +1,8 @@
 """Settings, read from the environment.
 
 SECRET_KEY, DEBUG, ALLOWED_HOSTS and DATABASE_URL come from the environment. Without
-DATABASE_URL an embedded PostgreSQL server is started in ``.pgdata/`` (see embedded_db).
+DATABASE_URL an embedded PostgreSQL server is started in ``.pgdata/`` (``EMBEDDED_PGDATA``; see
+embedded_db). ``manage.py demo`` keeps its credentials in DEMO_CREDENTIALS_FILE.
 Operation settings (SPEC §14): STATEMENT_TIMEOUT, CONN_MAX_AGE, THROTTLE_RATE, MAX_REPORT_ROWS.
 """
 
@@ -97,10 +98,17 @@ WSGI_APPLICATION = "usage_project.wsgi.application"
 
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
+    EMBEDDED_PGDATA = None
 else:
     from usage_project.embedded_db import embedded_database
 
-    DATABASES = {"default": embedded_database(BASE_DIR / ".pgdata")}
+    # The embedded server's data folder (tests point it elsewhere than the checkout's own).
+    EMBEDDED_PGDATA = Path(os.environ.get("EMBEDDED_PGDATA") or BASE_DIR / ".pgdata").resolve()
+    DATABASES = {"default": embedded_database(EMBEDDED_PGDATA)}
+
+# Where `manage.py demo` keeps the demo's admin password and API token (a file readable only by its
+# owner, one entry per database) so that a rerun prints them again without changing them.
+DEMO_CREDENTIALS_FILE = Path(os.environ.get("DEMO_CREDENTIALS_FILE") or BASE_DIR / ".demo-credentials.json")
 
 # Connections are kept per server thread (gunicorn: workers x threads, see gunicorn.conf.py, so
 # they never pile up), and checked before reuse: a server restart costs no failed request.
