@@ -3,7 +3,8 @@
 SECRET_KEY, DEBUG, ALLOWED_HOSTS and DATABASE_URL come from the environment. Without
 DATABASE_URL an embedded PostgreSQL server is started in ``.pgdata/`` (``EMBEDDED_PGDATA``; see
 embedded_db). ``manage.py demo`` keeps its credentials in DEMO_CREDENTIALS_FILE.
-Operation settings (SPEC §14): STATEMENT_TIMEOUT, CONN_MAX_AGE, THROTTLE_RATE, MAX_REPORT_ROWS.
+Operation settings (SPEC §14): STATEMENT_TIMEOUT, CONN_MAX_AGE, THROTTLE_RATE, MAX_REPORT_ROWS; caches:
+REDIS_URL, REPORT_CACHE_MAX_BYTES, REPORT_CACHE_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -164,6 +165,33 @@ warnings.filterwarnings("ignore", message="No directory at")  # whitenoise, befo
 
 # The largest report (rows known before it runs: bins x groups with display_all) accepted.
 MAX_REPORT_ROWS = int(os.environ.get("MAX_REPORT_ROWS", "2000000"))
+
+# Caches: ``default`` (rate-limit counters) and ``reports`` (answers keyed by data versions, see
+# core.report_cache): Redis at REDIS_URL when set, else process memory and the database cache table
+# (made by core's post_migrate hook).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+REPORT_CACHE_MAX_BYTES = int(os.environ.get("REPORT_CACHE_MAX_BYTES", str(32 * 1024 * 1024)))
+REPORT_CACHE_TIMEOUT = int(os.environ.get("REPORT_CACHE_TIMEOUT", str(7 * 86400)))
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "reports": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "usage",
+            "TIMEOUT": REPORT_CACHE_TIMEOUT,
+        },
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "reports": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "core_report_cache",
+            "TIMEOUT": REPORT_CACHE_TIMEOUT,
+            "OPTIONS": {"MAX_ENTRIES": 2000},
+        },
+    }
 
 # Reports accept many repeated filter values through POST; keep Django's guard but roomier.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000

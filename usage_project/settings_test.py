@@ -18,3 +18,10 @@ if "DEMO_CREDENTIALS_FILE" not in os.environ:
     atexit.register(lambda path=os.environ["DEMO_CREDENTIALS_FILE"]: os.path.exists(path) and os.remove(path))
 
 from usage_project.settings import *  # noqa: F403
+
+# Cached report answers in process memory: no cache queries among the pinned query counts (the
+# database cache table is tested on its own, tests/core/test_report_cache.py).
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "reports": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "reports"},
+}

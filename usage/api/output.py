@@ -13,6 +13,7 @@ from functools import partial
 from itertools import islice
 from operator import itemgetter
 from typing import Any
+from uuid import UUID
 
 import orjson
 from django.http import StreamingHttpResponse
@@ -89,6 +90,11 @@ def csv_stream(rows: Iterable[Sequence[Any]], *, header: Sequence[str], trusted:
                 else:
                     writer.writerow(cells)
         yield buffer.getvalue()
+
+
+def usage_scopes(organization_id: UUID) -> tuple[str, str]:
+    """The data versions (core.versions) a device usage report of the organization depends on."""
+    return (f"organization:{organization_id}", "usage")
 
 
 def report_response(
