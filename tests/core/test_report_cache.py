@@ -256,3 +256,22 @@ def test_a_cached_value_of_another_format_is_a_miss(api, acme, monkeypatch):
     cache = caches["reports"]
     monkeypatch.setattr(cache, "get", lambda key, default=None: ("headers", b"an older release's value"))
     assert ask(api, path, params)[:2] == ("reports; fwd=miss", plain)
+
+
+def test_redis_serves_answers_when_configured(api, acme, settings):
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/15", socket_connect_timeout=0.5).ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("no Redis at 127.0.0.1:6379")
+    settings.CACHES = {
+        **settings.CACHES,
+        "reports": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/15",
+            "KEY_PREFIX": f"tests-{acme.pk}",
+        },
+    }
+    path, params = ROUTES[0]
+    _, first, _ = ask(api, path, params)
+    assert ask(api, path, params)[:2] == ("reports; hit", first)
