@@ -7,7 +7,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from apps_analytics.models import Application, AppUsageReport, Client, ClientGrant, ClientUser, Department
-from core.admin_support import LargeTableAdmin, SameTenantForm
+from core.admin_support import LargeTableAdmin, PortalLinkAdmin, SameTenantForm, WideListAdmin
 
 SEARCH_MATCHES = 1000
 
@@ -21,8 +21,9 @@ class ClientGrantInline(admin.TabularInline):
 
 
 @admin.register(Client)
-class ClientAdmin(admin.ModelAdmin):
-    list_display = ["name", "timezone", "id"]
+class ClientAdmin(PortalLinkAdmin):
+    portal_page = "portal:apps"  # the client's applications
+    list_display = ["name", "timezone", "id", "portal_link"]
     search_fields = ["name"]
     readonly_fields = ["id"]
     inlines = [ClientGrantInline]
@@ -53,7 +54,7 @@ class ClientUserForm(SameTenantForm):
 
 
 @admin.register(ClientUser)
-class ClientUserAdmin(admin.ModelAdmin):
+class ClientUserAdmin(WideListAdmin):
     form = ClientUserForm
     list_display = ["email", "client"]
     list_filter = ["client"]
@@ -74,13 +75,17 @@ class ClientUserAdmin(admin.ModelAdmin):
 
 
 @admin.register(Application)
-class ApplicationAdmin(admin.ModelAdmin):
-    list_display = ["name", "client"]
+class ApplicationAdmin(PortalLinkAdmin):
+    portal_page = "portal:app"
+    list_display = ["name", "client", "portal_link"]
     list_filter = ["client"]
     list_select_related = ["client"]
     search_fields = ["name"]
     autocomplete_fields = ["client"]
     readonly_fields = ["id"]
+
+    def portal_args(self, app: Application) -> list:
+        return [app.client_id, app.pk]
 
 
 class ApplicationFilter(admin.RelatedFieldListFilter):

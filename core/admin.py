@@ -1,17 +1,27 @@
-"""Admin for API tokens: the raw token is shown once, on the page after creation, and never stored."""
+"""Admin for API tokens: the raw token is shown once, on the page after creation, and never stored.
+
+Creation follows post/redirect/get: the POST creates the token and redirects to its "created" page,
+which shows the raw value once. Between the two requests the value waits in the server-side session
+(the database session backend; never a cookie), and the page drops it from there as it shows it: a
+refresh, or the page opened again, shows that the value is gone, and creates nothing.
+"""
 
 from __future__ import annotations
 
 import secrets
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from core.models import TOKEN_PREFIX, ApiToken, hash_token
+
+CREATED = "admin_api_token_created"  # session key: {"pk": ..., "raw": ...} until the created page shows it
 
 
 class RevokedFilter(admin.SimpleListFilter):
@@ -63,12 +73,29 @@ class ApiTokenAdmin(admin.ModelAdmin):
         raw = getattr(obj, "_raw_token", None)
         if raw is None:
             return super().response_add(request, obj, post_url_continue)
-        # Rendered directly (not through messages, which would keep it in a cookie or the session).
+        request.session[CREATED] = {"pk": obj.pk, "raw": raw}
+        return HttpResponseRedirect(reverse("admin:core_apitoken_created", args=[obj.pk]))
+
+    def get_urls(self):
+        created = path(
+            "<int:object_id>/created/", self.admin_site.admin_view(self.created_view), name="core_apitoken_created"
+        )
+        return [created, *super().get_urls()]  # before the catch-all change URL
+
+    def created_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The page after creation: the raw token once (taken out of the session), then never again."""
+        token = self.get_object(request, str(object_id))
+        if token is None:
+            raise Http404("No such token.")
+        if not self.has_view_or_change_permission(request, token):
+            raise PermissionDenied
+        waiting = request.session.get(CREATED)
+        raw = request.session.pop(CREATED)["raw"] if waiting and waiting.get("pk") == token.pk else None
         context = {
             **self.admin_site.each_context(request),
             "title": "API token created",
             "opts": self.opts,
-            "token": obj,
+            "token": token,
             "raw_token": raw,
         }
         response = TemplateResponse(request, "admin/core/apitoken/created.html", context)

@@ -259,6 +259,10 @@ class RecordKind:
     staging: ClassVar[Sequence[tuple[str, str]]]
     # Staging columns identifying one stored row: within one input, the last record for a key wins.
     staging_key: ClassVar[Sequence[str]]
+    # SQL run when an import's transaction begins and after its last write: derived data the kind's
+    # table keeps (its triggers' work) done once for the whole import rather than per chunk.
+    bulk_begin: ClassVar[str] = ""
+    bulk_end: ClassVar[str] = ""
 
     def __init__(self) -> None:
         # Plain tuples: the per-record loop below is the hot path of a bulk import.
@@ -815,6 +819,9 @@ class Importer:
             # chunk is being checked) rather than all at commit time, after every other step.
             # An import is not a report: the statement limit of requests (see settings) does not cut it.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE; SET LOCAL statement_timeout = 0")
+            for kind in self.registry:
+                if kind.bulk_begin:
+                    cursor.execute(kind.bulk_begin)
             refs = References()
             shortcuts = {
                 kind.name: shortcut
@@ -872,6 +879,9 @@ class Importer:
                 raise ImportFailed(sorted(errors)[:MAX_ERRORS], label=self.label, truncated=len(errors) >= MAX_ERRORS)
             writer.drop()
             cursor.execute("SET CONSTRAINTS ALL DEFERRED")  # Django's foreign keys are INITIALLY DEFERRED
+            for kind in self.registry:
+                if kind.bulk_end:
+                    cursor.execute(kind.bulk_end)
         self.outcome = {
             name: {"new": new, "updated": updated, "unchanged": counts[name] - new - updated}
             for name in counts

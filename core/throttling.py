@@ -1,8 +1,8 @@
 """Per-token rate limits (SPEC §14): DRF throttling, the rate in settings (``token`` scope).
 
 Each API token is its own bucket (a user's tokens are separate clients); requests without a token
-are refused by authentication before throttling. Counts live in Django's cache: the default
-local-memory cache counts per server process.
+are refused by authentication before throttling. Counts live in Django's default cache: local
+memory, counting per server process, or Redis (shared) when REDIS_URL is set.
 """
 
 from __future__ import annotations

@@ -45,3 +45,11 @@ def api(org) -> APIClient:
 def other_api(other_org) -> APIClient:
     """A client of a second tenant, who must see nothing of ``org``."""
     return api_client(make_token("mallory", organization=other_org))
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_reports_from_other_tests():
+    """Each test starts without cached report answers (core.report_cache, in process memory here)."""
+    from django.core.cache import caches
+
+    caches["reports"].clear()

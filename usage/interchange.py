@@ -44,6 +44,7 @@ from core.interchange import (
     uuid_list,
     uuid_value,
 )
+from usage import timeline
 from usage.models import Device, Host, Organization, Team, UsageEvent, User
 
 ORGANIZATION = Organization._meta.db_table
@@ -362,6 +363,9 @@ class UsageEventKind(EntityKind):
     name = "usage_event"
     model = UsageEvent
     scope, owner_field, owner_column = "organization", "organization", "organization_id"
+    # The sessions' timelines (usage.timeline) are recomputed once, after the last chunk.
+    bulk_begin = timeline.DEFER
+    bulk_end = timeline.RESUME
     fields = {
         "id": required(uuid_value),
         "organization": required(uuid_value),

@@ -39,6 +39,8 @@ class User(models.Model):
     teams = models.ManyToManyField(Team, blank=True, related_name="members")
 
     class Meta:
+        # "Users" are Django's logins (under Authentication and Authorization); these are not.
+        verbose_name = "device user"
         ordering = ["email"]
         indexes = [models.Index(fields=["organization", "email"])]
 

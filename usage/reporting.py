@@ -146,12 +146,13 @@ class Metric:
     per_device: tuple[str, str] | None = None  # (timeline, value) where each group is one device
     final: str = ""
     device_set: bool = False  # needs the group's devices: only for groupings that are sets of devices
+    stored: str = ""  # what it reads of the sessions' stored timeline columns, if anything: see STORED
 
     def aggregate(self) -> str:
-        return self.value.format(sum="sum")
+        return self.value.format(sum="sum", max="max")
 
     def row(self) -> str:
-        return self.value.format(sum="")
+        return self.value.format(sum="", max="")
 
     def distinct(self) -> str:
         """A distinct count when the first level holds several counted entities (or none) per row."""
@@ -199,6 +200,47 @@ def unsupported_metrics(metrics: Sequence[str], dimensions: Sequence[str]) -> li
     """The metrics among ``metrics`` that a report grouped by ``dimensions`` cannot compute."""
     device_groups = all(DIMENSIONS[name].device_key for name in dimensions)
     return [name for name in metrics if METRICS[name].device_set and not device_groups]
+
+
+# The timeline metrics read off the sessions' stored places on their timelines (``usage.timeline``)
+# where those hold for the sessions asked: then no side query sorts the sessions. ``run`` is the
+# most sessions in progress after a start in the bin (of the starts inside the range: a count
+# before it may include sessions that ended before it) and ``carried`` those in progress at the
+# bin's start; ``shadow`` the session time in the bin that is not its own part of its device's
+# busy time (another session of the device was already in progress).
+STORED: dict[str, Metric] = {
+    "peak_concurrency": Metric(
+        "greatest(coalesce({max}(i.start_peak), 0), coalesce({sum}(i.carried), 0))::bigint", "0", stored="run"
+    ),
+    "utilization": Metric(
+        "{sum}(i.secs) - coalesce({sum}(i.shadow), 0.0)",
+        "NULL",
+        final="100 * greatest(COALESCE({m}, 0.0), 0.0) / NULLIF({devices} * {seconds}, 0)",
+        device_set=True,
+        stored="shadow",
+    ),
+}
+
+
+def _stored_metrics(
+    metrics: list[Metric], names: Sequence[str], dims: list[Dimension], filters: Filters
+) -> list[Metric]:
+    """``metrics`` with the timeline ones replaced by their ``STORED`` forms where those are exact.
+
+    A session's running counts are among all of its organization's (or its device's) sessions, and
+    its busy part among all of its device's: they hold when the report keeps all of those, that is
+    without filters (org grouping), or with filters that keep or drop whole devices only.
+    """
+    device_filters_only = filters.automated is None and all(
+        f.universe == "device" or not getattr(filters, f.field) for f in FILTERS
+    )
+    unfiltered = device_filters_only and not any(getattr(filters, f.field) for f in FILTERS)
+    keys = [d.key for d in dims]
+    usable = {
+        "peak_concurrency": (not keys and unfiltered) or (keys == ["e.device_id"] and device_filters_only),
+        "utilization": device_filters_only,
+    }
+    return [STORED[n] if m.timeline and usable.get(n) else m for n, m in zip(names, metrics, strict=True)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -359,10 +401,16 @@ class Report:
 _RANK_SPAN = 2**31  # more than the labels of any dimension: ranks of a bin sort before the next bin's
 
 
-def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
-    """The single SQL statement of a report, and its parameters."""
+def build_report_sql(spec: ReportSpec, *, stored_timelines: bool = True) -> tuple[str, dict[str, Any]]:
+    """The single SQL statement of a report, and its parameters.
+
+    ``stored_timelines=False`` computes every timeline metric by sorting the sessions, as where
+    the stored columns do not hold: the property tests compare the two.
+    """
     dims = [DIMENSIONS[name] for name in spec.dimensions]
     metrics = [METRICS[name] for name in spec.metrics]
+    if stored_timelines:
+        metrics = _stored_metrics(metrics, spec.metrics, dims, spec.filters)
     session_filters, universe_filters, params = filter_conditions(spec.filters)
     n_bins = len(spec.bins)
     params.update(
@@ -398,6 +446,42 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
     per_names = per_cols + "".join(f", p.{key_of[f'e.{c}']} AS {c}" for c in per if c not in carried)
     single_level = not carried
     started_secs = any(m.needs_started_secs for m in metrics)
+    stored = {m.stored for m in metrics}
+    edge = "(%(edges)s::timestamptz[])"
+    # Stored timeline columns (STORED): the running count of the grouping (the organization's
+    # without groups), and where a session's shadow (its time before its busy part) ends: a
+    # session with one ends in bin sb1, and the shadows are spread over bins as the sessions are.
+    shadow_end = "least(greatest(coalesce(e.busy_from, e.start_time), e.start_time), e.end_time)"
+    running = "e.running_on_device" if dims else "e.running_in_org"
+    stored_select = f", {running} AS run" if "run" in stored else ""
+    stored_spans, stored_first, shadow_key = "", "", ""
+    if "run" in stored:
+        stored_spans += (
+            ", max(s.run) FILTER (WHERE s.b0 >= 1 AND s.end_time > s.start_time) AS run"
+            f", count(*) FILTER (WHERE s.end_time = {edge}[s.b1]) AS n_edge"
+        )
+        stored_first += (
+            ", max(p.run) FILTER (WHERE p.b = p.b0) AS start_peak"
+            ", sum(p.n) FILTER (WHERE p.b > p.b0) - coalesce(sum(p.n_edge) FILTER (WHERE p.b > p.b0 AND p.b = p.b1), 0)"
+            " AS carried"
+        )
+    if "shadow" in stored:
+        shadow_key = ", s.sb1"
+        stored_select += (
+            f", {shadow_end} AS shadow_end"
+            f", CASE WHEN {shadow_end} > e.start_time THEN width_bucket({shadow_end}, {edge}) END AS sb1"
+        )
+        stored_spans += (
+            ", sum(date_part('epoch', s.shadow_end - s.start_time)) FILTER (WHERE s.sb1 IS NOT NULL) AS sh"
+            f", sum(date_part('epoch', s.shadow_end - {edge}[s.sb1])) FILTER (WHERE s.sb1 > s.b0) AS sh_tail"
+        )
+        stored_first += f"""
+               , sum(CASE WHEN p.sb1 IS NULL OR p.b > p.sb1 THEN 0.0
+                          WHEN p.sb1 = p.b0 THEN p.sh
+                          WHEN p.b = p.b0
+                               THEN p.sh - p.sh_tail - p.n * date_part('epoch', {edge}[p.sb1] - {edge}[p.b0 + 1])
+                          WHEN p.b = p.sb1 THEN p.sh_tail
+                          ELSE p.n * date_part('epoch', {edge}[p.b + 1] - {edge}[p.b]) END) AS shadow"""
 
     # Sessions are aggregated before they are cut at bin edges, per (first bin b0, last bin b1,
     # group): ``durations`` sums what they last, ``tail`` their parts after the last edge they
@@ -409,19 +493,18 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
     # session_count). A session ending exactly on an edge gets b1 one bin further, with a
     # zero-time tail that counts nowhere. The group keys are the very expressions the aggregates
     # test, so PostgreSQL computes each edge lookup once per session.
-    edge = "(%(edges)s::timestamptz[])"
     spans = f"""
-        SELECT s.b0, s.b1{group_keys}{per_cols},
+        SELECT s.b0, s.b1{shadow_key}{group_keys}{per_cols},
                sum(date_part('epoch', s.end_time - s.start_time)) AS durations,
                sum(date_part('epoch', s.end_time - {edge}[s.b1])) FILTER (WHERE s.b1 > s.b0) AS tail,
-               count(*)::int AS n
+               count(*)::int AS n{stored_spans}
         FROM (
             SELECT e.device_id, e.user_id, e.team_id{key_select}, e.start_time, e.end_time,
-                   width_bucket(e.start_time, {edge}) AS b0, width_bucket(e.end_time, {edge}) AS b1
+                   width_bucket(e.start_time, {edge}) AS b0, width_bucket(e.end_time, {edge}) AS b1{stored_select}
             FROM usage_usageevent e{device_join}
             WHERE {" AND ".join(where)}
         ) s
-        GROUP BY 1, 2{group_keys}{per_cols}"""
+        GROUP BY 1, 2{shadow_key}{group_keys}{per_cols}"""
     # A span's head is what its sessions last, less their tails and the whole bins between.
     first_level = f"""
         SELECT p.b{group_keys}{per_names},
@@ -431,7 +514,7 @@ def build_report_sql(spec: ReportSpec) -> tuple[str, dict[str, Any]]:
                         WHEN p.b = p.b1 THEN p.tail
                         ELSE p.n * date_part('epoch', {edge}[p.b + 1] - {edge}[p.b]) END) AS secs,
                sum(p.n) FILTER (WHERE p.b = p.b0) AS starts
-               {", sum(p.durations) FILTER (WHERE p.b = p.b0) AS started_secs" if started_secs else ""}
+               {", sum(p.durations) FILTER (WHERE p.b = p.b0) AS started_secs" if started_secs else ""}{stored_first}
         FROM (SELECT sp.*, generate_series(greatest(sp.b0, 1), least(sp.b1, %(n_bins)s)) AS b FROM spans sp) p
         GROUP BY p.b{group_keys}{per_cols}"""
     # ``active`` decides which (bin, group) rows exist: those with time in them or a session

@@ -1,9 +1,11 @@
 """Settings, read from the environment.
 
-SECRET_KEY, DEBUG, ALLOWED_HOSTS and DATABASE_URL (and DATABASE_REPLICA_URL, a streaming replica
-for report reads) come from the environment. Without
-DATABASE_URL an embedded PostgreSQL server is started in ``.pgdata/`` (see embedded_db).
-Operation settings (SPEC §14): STATEMENT_TIMEOUT, CONN_MAX_AGE, THROTTLE_RATE, MAX_REPORT_ROWS.
+SECRET_KEY, DEBUG, ALLOWED_HOSTS and DATABASE_URL (and DATABASE_REPLICA_URL, a streaming replica for
+report reads) come from the environment. Without
+DATABASE_URL an embedded PostgreSQL server is started in ``.pgdata/`` (``EMBEDDED_PGDATA``; see
+embedded_db). ``manage.py demo`` keeps its credentials in DEMO_CREDENTIALS_FILE.
+Operation settings (SPEC §14): STATEMENT_TIMEOUT, CONN_MAX_AGE, THROTTLE_RATE, MAX_REPORT_ROWS; caches:
+REDIS_URL, REPORT_CACHE_MAX_BYTES, REPORT_CACHE_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -98,10 +100,17 @@ WSGI_APPLICATION = "usage_project.wsgi.application"
 
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"])}
+    EMBEDDED_PGDATA = None
 else:
     from usage_project.embedded_db import embedded_database
 
-    DATABASES = {"default": embedded_database(BASE_DIR / ".pgdata")}
+    # The embedded server's data folder (tests point it elsewhere than the checkout's own).
+    EMBEDDED_PGDATA = Path(os.environ.get("EMBEDDED_PGDATA") or BASE_DIR / ".pgdata").resolve()
+    DATABASES = {"default": embedded_database(EMBEDDED_PGDATA)}
+
+# Where `manage.py demo` keeps the demo's admin password and API token (a file readable only by its
+# owner, one entry per database) so that a rerun prints them again without changing them.
+DEMO_CREDENTIALS_FILE = Path(os.environ.get("DEMO_CREDENTIALS_FILE") or BASE_DIR / ".demo-credentials.json")
 
 # A streaming replica of the primary for report reads (core.routers): writes, authentication and
 # whatever decides freshness stay on the primary. Without it every query goes to the primary.
@@ -167,6 +176,33 @@ warnings.filterwarnings("ignore", message="No directory at")  # whitenoise, befo
 
 # The largest report (rows known before it runs: bins x groups with display_all) accepted.
 MAX_REPORT_ROWS = int(os.environ.get("MAX_REPORT_ROWS", "2000000"))
+
+# Caches: ``default`` (rate-limit counters) and ``reports`` (answers keyed by data versions, see
+# core.report_cache): Redis at REDIS_URL when set, else process memory and the database cache table
+# (made by core's post_migrate hook).
+REDIS_URL = os.environ.get("REDIS_URL", "")
+REPORT_CACHE_MAX_BYTES = int(os.environ.get("REPORT_CACHE_MAX_BYTES", str(32 * 1024 * 1024)))
+REPORT_CACHE_TIMEOUT = int(os.environ.get("REPORT_CACHE_TIMEOUT", str(7 * 86400)))
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "reports": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "usage",
+            "TIMEOUT": REPORT_CACHE_TIMEOUT,
+        },
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "reports": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "core_report_cache",
+            "TIMEOUT": REPORT_CACHE_TIMEOUT,
+            "OPTIONS": {"MAX_ENTRIES": 2000},
+        },
+    }
 
 # Reports accept many repeated filter values through POST; keep Django's guard but roomier.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000

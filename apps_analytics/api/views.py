@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -13,12 +14,14 @@ from rest_framework.views import APIView
 from apps_analytics import reporting
 from apps_analytics.api import params, schema
 from apps_analytics.models import Application, Client
+from core import report_cache
 from core.errors import NotFound
 from core.pagination import LimitOffsetPagination
 from core.params import openapi_parameters
 from core.tenancy import ClientScoped
 
 TAGS = ["App analytics"]
+T = TypeVar("T")
 
 
 def client_app(*, client: Client, app_id: UUID) -> Application:
@@ -38,6 +41,14 @@ class ClientView(ClientScoped, APIView):
         super().initial(request, *args, **kwargs)
         if "app_id" in kwargs:
             self.app = client_app(client=self.client, app_id=kwargs["app_id"])
+
+    def cached(self, name: str, query: dict[str, Any], compute: Callable[[], T]) -> T:
+        """``compute()``, or its answer for the same app and parameters while the client's data is unchanged."""
+        return report_cache.cached_data(
+            scopes=(f"client:{self.client.pk}", "apps"),
+            report=(name, self.app.pk if self.app else None, query),
+            compute=compute,
+        )
 
 
 class AppPagination(LimitOffsetPagination):
@@ -80,8 +91,12 @@ class AppUtilizationView(ClientView):
     def get(self, request: Request, client_id: UUID, app_id: UUID) -> Response:
         query = params.UtilizationParams.parse(request, client=self.client)
         return Response(
-            reporting.app_utilization(
-                scope=query["scope"], app_id=self.app.id, granularity=query["granularity"], compare=query["compare"]
+            self.cached(
+                "app_utilization",
+                query,
+                lambda: reporting.app_utilization(
+                    scope=query["scope"], app_id=self.app.id, granularity=query["granularity"], compare=query["compare"]
+                ),
             )
         )
 
@@ -98,12 +113,16 @@ class AppsUtilizationView(ClientView):
     )
     def get(self, request: Request, client_id: UUID) -> Response:
         query = params.AppsUtilizationParams.parse(request, client=self.client)
-        result = reporting.apps_utilization(
-            scope=query["scope"],
-            granularity=query["granularity"],
-            compare=query["compare"],
-            ordering=query["ordering"],
-            page=query["page"],
+        result = self.cached(
+            "apps_utilization",
+            query,
+            lambda: reporting.apps_utilization(
+                scope=query["scope"],
+                granularity=query["granularity"],
+                compare=query["compare"],
+                ordering=query["ordering"],
+                page=query["page"],
+            ),
         )
         return Response(
             {
@@ -126,7 +145,11 @@ class AppActivityView(ClientView):
     def get(self, request: Request, client_id: UUID, app_id: UUID) -> Response:
         query = params.ActivityParams.parse(request, client=self.client)
         scope: reporting.Scope = query["scope"]
-        points = reporting.app_activity(scope=scope, app_id=self.app.id, metric=query["metric"])
+        points = self.cached(
+            "app_activity",
+            query,
+            lambda: reporting.app_activity(scope=scope, app_id=self.app.id, metric=query["metric"]),
+        )
         return Response({"metric": query["metric"], "period": _plain_period(scope.period), "points": points})
 
 
@@ -145,8 +168,12 @@ class AppUsersView(ClientView):
     )
     def get(self, request: Request, client_id: UUID, app_id: UUID) -> Response:
         query = params.AppUsersParams.parse(request, client=self.client)
-        result = reporting.app_users(
-            scope=query["scope"], app_id=self.app.id, ordering=query["ordering"], page=query["page"]
+        result = self.cached(
+            "app_users",
+            query,
+            lambda: reporting.app_users(
+                scope=query["scope"], app_id=self.app.id, ordering=query["ordering"], page=query["page"]
+            ),
         )
         return Response(
             {

@@ -26,14 +26,28 @@ def test_adding_a_token_shows_it_once_and_stores_only_its_hash(browser):
     response = browser.post(
         reverse("admin:core_apitoken_add"), {"user": owner.pk, "name": "BI export", "can_write": "on"}
     )
+    # Post/redirect/get: the answer to the POST is a redirect, so a refresh never posts again.
+    token = ApiToken.objects.get()
+    created = reverse("admin:core_apitoken_created", args=[token.pk])
+    assert response.status_code == 302 and response["Location"] == created
+    response = browser.get(created)
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     raw = response.context["raw_token"]
-    token = ApiToken.objects.get()
     assert (token.user, token.name, token.can_write) == (owner, "BI export", True)
     assert token.key_hash == hash_token(raw) and raw.startswith(token.prefix)
     assert raw not in (token.key_hash, token.prefix, token.name)
     assert f'<code id="raw-token" style="font-size: 1.2em; user-select: all;">{raw}</code>' in response.content.decode()
+    assert raw not in str(dict(browser.session))  # taken out of the session as it was shown
+
+    # A refresh of that page shows no token and creates none.
+    again = browser.get(created)
+    assert again.status_code == 200 and "no-store" in again["Cache-Control"]
+    assert again.context["raw_token"] is None and raw not in again.content.decode()
+    assert (
+        "Its value was shown once, on this page right after it was created, and is not kept" in again.content.decode()
+    )
+    assert ApiToken.objects.count() == 1
 
     # Nowhere to be seen again: not on the change page, not in the list, not in a message.
     for url in (reverse("admin:core_apitoken_change", args=[token.pk]), reverse("admin:core_apitoken_changelist")):
@@ -43,6 +57,22 @@ def test_adding_a_token_shows_it_once_and_stores_only_its_hash(browser):
     assert api_client(raw).get("/v2/usage?start_date=2026-08-01").status_code == 200
     token.refresh_from_db()
     assert token.last_used_at is not None
+
+
+def test_the_created_page_shows_only_its_own_token_and_only_to_staff(browser, client):
+    owner = get_user_model().objects.create_user(username="reporter")
+    browser.post(reverse("admin:core_apitoken_add"), {"user": owner.pk, "name": "first"})
+    first = ApiToken.objects.get()
+    other, _ = ApiToken.issue(user=owner, name="other")
+    # The value waiting for the first token's page is not shown on another token's page.
+    page = browser.get(reverse("admin:core_apitoken_created", args=[other.pk]))
+    assert page.status_code == 200 and page.context["raw_token"] is None
+    page = browser.get(reverse("admin:core_apitoken_created", args=[first.pk]))
+    assert page.context["raw_token"] and first.key_hash == hash_token(page.context["raw_token"])
+    assert browser.get(reverse("admin:core_apitoken_created", args=[999_999])).status_code == 404
+    # Not a page for anyone else: the admin's login first.
+    anonymous = client.get(reverse("admin:core_apitoken_created", args=[first.pk]))
+    assert anonymous.status_code == 302 and anonymous["Location"].startswith("/admin/login/")
 
 
 def test_the_revoke_action_revokes_the_selected_active_tokens(browser):

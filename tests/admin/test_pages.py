@@ -34,6 +34,26 @@ def test_every_model_of_the_project_is_in_the_admin():
     ]
 
 
+def test_the_index_names_explain_themselves(browser):
+    """Django's logins are the "Users" of Authentication; the people who use devices are "Device users"."""
+    page = browser.get(reverse("admin:index"))
+    sections = {app["name"]: [model["name"] for model in app["models"]] for app in page.context["app_list"]}
+    assert sections == {
+        "API access": ["API tokens", "Client grants", "Clients", "Organizations"],
+        "App analytics": ["App usage reports", "Applications", "Client users", "Departments"],
+        "Authentication and Authorization": ["Groups", "Users"],
+        "Device usage": ["Device users", "Devices", "Hosts", "Teams", "Usage events"],
+    }
+    assert (
+        "<title>Select device user to change | Django site admin</title>"
+        in browser.get(reverse("admin:usage_user_changelist")).content.decode()
+    )
+    assert (
+        "<title>Select API token to change | Django site admin</title>"
+        in browser.get(reverse("admin:core_apitoken_changelist")).content.decode()
+    )
+
+
 @pytest.mark.parametrize("label", MODELS)
 def test_changelist_add_and_change_pages_render(browser, everything, label):
     app_label, model_name = label.split(".")

@@ -54,7 +54,7 @@ def test_the_same_through_a_browser_session(world, path):
 
 @pytest.mark.parametrize(
     ("path", "kind", "attribute"),
-    [("devices", "Device", "x1"), ("teams", "Team", "globex_alpha"), ("users", "User", "zed")],
+    [("devices", "Device", "x1"), ("teams", "Team", "globex_alpha"), ("users", "Device user", "zed")],
 )
 def test_another_organizations_id_reads_as_missing(api, world, path, kind, attribute):
     other = getattr(world, attribute).pk

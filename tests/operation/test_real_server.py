@@ -12,6 +12,7 @@ PostgreSQL cluster of the test's own that the tests stop while requests run.
 
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import threading
@@ -36,7 +37,7 @@ def cluster():
 @pytest.fixture(scope="module")
 def token(cluster) -> str:
     """The demo data (``manage.py demo --no-serve``) and many more sessions, and a token of the tests' own
-    (another run of the demo revokes the demo's)."""
+    (so that no test depends on the demo's credentials)."""
     processes.manage(cluster.url, "demo", "--no-serve", timeout=180)
     [(organization, device)] = cluster.sql(
         "SELECT m.organization_id, (SELECT d.id FROM usage_device d WHERE d.organization_id = m.organization_id "
@@ -91,7 +92,7 @@ def test_the_demo_command_serves_with_gunicorn_and_static_files(cluster, token, 
         processes.wait_until_up(server, timeout=90)
         log = server.log.read_text()
         assert "gunicorn" in log.lower() and "Booting worker" in log
-        fresh = log.split("API token (shown once):\n", 1)[1].split("\n", 1)[0]
+        fresh = re.search(r"^API token \(.*\):\n(\S+)$", log, re.MULTILINE)[1]
         response = requests.get(server.url(REPORT), headers=auth(fresh), timeout=30)
         assert response.status_code == 200 and response.json()["report"]
         # The admin and Swagger UI are styled with DEBUG off: their assets are served.

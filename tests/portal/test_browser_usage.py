@@ -17,7 +17,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from core.models import ApiToken
 from tests.portal.conftest import login_user
-from tests.usage_helpers import make_device, session, utc
+from tests.usage_helpers import body, make_device, session, utc
 from usage.models import Organization, OrganizationMembership, Team, User
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -130,7 +130,7 @@ def test_the_csv_downloads_are_the_apis_csv(browser, acme, member):
     ):
         href = browser.driver.find_element("css selector", link).get_attribute("href")
         downloaded = browser.fetch_text(href)
-        expected = b"".join(api.get(f"/v2/usage/team?{urlencode(params)}").streaming_content).decode()
+        expected = body(api.get(f"/v2/usage/team?{urlencode(params)}"))
         assert downloaded == expected
         assert downloaded.splitlines()[0].startswith("datetime,start_time,end_time,total_time")
 

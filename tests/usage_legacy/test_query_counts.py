@@ -10,8 +10,9 @@ from usage.api.v1 import ROUTES
 
 pytestmark = pytest.mark.django_db
 
-# The token lookup, the organization membership, the report (last_used_at is written at most once a minute).
-QUERIES = 3
+# The token lookup, the organization membership, the data versions (core.report_cache), the report
+# (last_used_at is written at most once a minute).
+QUERIES = 4
 SMALL = TWO_DAYS
 LARGE = {"start_date": "20230101", "end_date": "20230331", "bin_size": "hour", "display_all": "true"}
 

@@ -13,6 +13,7 @@ from functools import partial
 from itertools import islice
 from operator import itemgetter
 from typing import Any
+from uuid import UUID
 
 import orjson
 from django.http import StreamingHttpResponse
@@ -157,6 +158,11 @@ def csv_copy_response(statement: str, params: dict[str, Any], *, filename: str) 
     response = StreamingHttpResponse(chunks(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
     return response
+
+
+def usage_scopes(organization_id: UUID) -> tuple[str, str]:
+    """The data versions (core.versions) a device usage report of the organization depends on."""
+    return (f"organization:{organization_id}", "usage")
 
 
 def report_response(

@@ -12,16 +12,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.http import StreamingHttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from core import tenancy
+from core import report_cache, tenancy
 from core.routers import report_reads
 from core.schema import USAGE_ERRORS, USAGE_POST_ERRORS, Row
 from usage.api import params as p
-from usage.api.output import report_response
+from usage.api.output import report_response, usage_scopes
 from usage.binning import make_bins
 from usage.reporting import Filters, Report, ReportSpec, run_report
 
@@ -241,11 +242,17 @@ class LegacyUsageReportView(APIView):
             drop_null_groups=True,
             extras=options.extras,
         )
-        with report_reads():  # the replica, when configured (core.routers)
-            report = run_report(spec)
-        return report_response(
-            legacy_rows(report, metric=options.metric, bin_size=options.bin_size),
-            fields=legacy_fields(report, metric=options.metric),
-            fmt=values["format"],
-            filename=f"usage_v1_{self.route.replace('/', '_') or 'org'}_{values['start_date']:%Y%m%d}",
+
+        def respond() -> StreamingHttpResponse:
+            with report_reads():  # the replica, when configured (core.routers)
+                report = run_report(spec)
+            return report_response(
+                legacy_rows(report, metric=options.metric, bin_size=options.bin_size),
+                fields=legacy_fields(report, metric=options.metric),
+                fmt=values["format"],
+                filename=f"usage_v1_{self.route.replace('/', '_') or 'org'}_{values['start_date']:%Y%m%d}",
+            )
+
+        return report_cache.cached_response(
+            request=request, scopes=usage_scopes(organization.pk), report=("v1", self.route, values), respond=respond
         )

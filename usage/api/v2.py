@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from core import tenancy
+from core import report_cache, tenancy
 from core.errors import InvalidParameter, NotFound
 from core.routers import report_reads
 from core.schema import USAGE_ERRORS, USAGE_POST_ERRORS, Row, local_datetime
 from usage import events
 from usage.api import params as p
-from usage.api.output import csv_cell_sql, csv_copy_response, csv_copy_statement, report_response
+from usage.api.output import csv_cell_sql, csv_copy_response, csv_copy_statement, report_response, usage_scopes
 from usage.binning import format_local, make_bins
 from usage.events import EVENT_FIELDS, EVENT_KINDS, EventQuery, event_page
 from usage.reporting import METRICS as REPORT_METRICS
@@ -279,15 +280,21 @@ class UsageReportView(APIView):
             filters=filters_from(values),
             display_all=values["display_all"],
         )
-        with report_reads():  # the replica, when configured (core.routers)
-            report = run_report(spec)
-        return report_response(
-            report_rows(report, unit=values["unit"]),
-            fields=report_fields(report),
-            fmt=values["format"],
-            filename=f"usage_{grouping}_{values['start_date']:%Y%m%d}",
-            tuples=True,
-            trusted=TRUSTED_FIELDS,
+
+        def respond() -> StreamingHttpResponse:
+            with report_reads():  # the replica, when configured (core.routers)
+                report = run_report(spec)
+            return report_response(
+                report_rows(report, unit=values["unit"]),
+                fields=report_fields(report),
+                fmt=values["format"],
+                filename=f"usage_{grouping}_{values['start_date']:%Y%m%d}",
+                tuples=True,
+                trusted=TRUSTED_FIELDS,
+            )
+
+        return report_cache.cached_response(
+            request=request, scopes=usage_scopes(organization.pk), report=("v2", grouping, values), respond=respond
         )
 
 

@@ -32,7 +32,9 @@ from psycopg import sql
 
 from core.management.commands.bench_import import backend_cpu_seconds
 from core.models import ApiToken
+from usage.api.v2 import GROUPINGS
 from usage.models import Organization, OrganizationMembership, UsageEvent
+from usage.reporting import unsupported_metrics
 
 # (label, query string) of the timed reports; the first is the issue's reference report.
 REPORTS = [
@@ -112,6 +114,12 @@ ORDER BY CASE WHEN %(shuffled)s THEN md5(r.start_time::text) END, r.start_time;
 """
 
 
+def _grouping(url: str) -> tuple[str, ...]:
+    """The dimensions of a timed report's route (``/v2/usage/<grouping>?...``)."""
+    path = url.split("?")[0].removeprefix("/v2/usage").strip("/")
+    return tuple(GROUPINGS[path or "org"])
+
+
 class Command(BaseCommand):
     help = "Generate sessions into a benchmark database and time the usage reports through the API."
 
@@ -171,6 +179,9 @@ class Command(BaseCommand):
             (pid,) = cursor.fetchone()
         for label, url in REPORTS:
             if only not in label or "event page" in label:
+                continue
+            if unsupported := unsupported_metrics(metrics.split(","), _grouping(url)):
+                self.stdout.write(f"{label:42} (not for this grouping: {', '.join(unsupported)})")
                 continue
             runs: dict[str, list[tuple[float, float]]] = {"plain": [], "metrics": []}
             for _ in range(repeat):

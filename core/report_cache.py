@@ -1,0 +1,115 @@
+"""Cached report answers, keyed by the tenant's data versions: a repeated report is served from
+Django's cache until a write changes its data, and never after.
+
+The key is the route's own name for the report, its validated parameters and the current data
+versions of the tenant and its area (``core.versions``), read from the primary database on every
+request: one small query. A cached answer is the response's bytes, gzip-compressed as they stream to
+the first caller (no second rendering; memory bounded by the compressed size), and kept when that is
+at most ``REPORT_CACHE_MAX_BYTES``. A hit goes out compressed to clients that accept gzip (a year of
+device/day JSON: 42 MB, about 5 MB compressed), decompressed to the others. Errors are never cached.
+Answers shaped by an older release are not served by a newer one: every ``migrate`` (each deploy
+runs one) gives the ``release`` version, part of every key, a new value (see ``core.apps``).
+
+The cache is the ``reports`` alias: Redis when ``REDIS_URL`` is set, else the database cache table;
+tests use process memory.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import orjson
+from django.conf import settings
+from django.core.cache import caches
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+
+from core import versions
+
+KEPT_HEADERS = ("Content-Type", "Content-Disposition")
+FORMAT = "gzip-1"  # of the cached values: anything else (a value of another release) is a miss
+
+
+def _plain(value: Any) -> Any:
+    """Parameter values as JSON-able values that compare equal exactly when the values do."""
+    if isinstance(value, (set, frozenset)):
+        return sorted(map(str, value))
+    if isinstance(value, (datetime, date, UUID)):
+        return value.isoformat() if not isinstance(value, UUID) else str(value)
+    return str(value)
+
+
+def cache_key(*, scopes: Sequence[str], report: tuple[Any, ...]) -> str:
+    """The cache key of ``report`` (a route's name and its parameters) at the scopes' current versions."""
+    current = versions.current([*scopes, versions.RELEASE])
+    material = orjson.dumps([list(scopes), current, report], default=_plain, option=orjson.OPT_SORT_KEYS)
+    return "report:" + hashlib.sha256(material).hexdigest()
+
+
+def cached_response(
+    *, request: HttpRequest, scopes: Sequence[str], report: tuple[Any, ...], respond: Callable[[], HttpResponseBase]
+) -> HttpResponseBase:
+    """The cached answer of ``report`` if its data did not change since, else ``respond()``'s,
+    kept as it streams. ``Cache-Status`` (RFC 9211) says which."""
+    cache = caches["reports"]
+    key = cache_key(scopes=scopes, report=report)
+    hit = cache.get(key)
+    if isinstance(hit, tuple) and len(hit) == 3 and hit[0] == FORMAT:
+        _, headers, compressed = hit
+        if "gzip" in request.headers.get("Accept-Encoding", ""):
+            response = HttpResponse(compressed, headers={**headers, "Content-Encoding": "gzip"})
+        else:
+            response = HttpResponse(gzip.decompress(compressed), headers=headers)
+        response["Vary"] = "Accept-Encoding"
+        response["Cache-Status"] = "reports; hit"
+        return response
+    response = respond()
+    if response.status_code != 200:
+        return response
+    headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
+    response["Cache-Status"] = "reports; fwd=miss"
+    keep = lambda compressed: cache.set(key, (FORMAT, headers, compressed))  # noqa: E731
+    limit = settings.REPORT_CACHE_MAX_BYTES
+    if isinstance(response, StreamingHttpResponse):
+        response.streaming_content = _kept(response.streaming_content, keep, limit)
+    else:
+        for _ in _kept(iter([response.content]), keep, limit):
+            pass
+    return response
+
+
+def _kept(chunks: Iterator[bytes], keep: Callable[[bytes], None], limit: int) -> Iterator[bytes]:
+    """``chunks`` passed on unchanged; their whole, gzip-compressed, handed to ``keep`` at the end
+    if they all came (a failure mid-stream keeps nothing) and it is at most ``limit`` bytes."""
+    packer: Any = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip framing, the fastest level
+    parts: list[bytes] | None = []
+    size = 0
+    for chunk in chunks:
+        if parts is not None:
+            part = packer.compress(chunk)
+            size += len(part)
+            if size <= limit:
+                parts.append(part)
+            else:
+                parts = None
+        yield chunk
+    if parts is not None:
+        parts.append(packer.flush())
+        if size + len(parts[-1]) <= limit:
+            keep(b"".join(parts))
+
+
+def cached_data(*, scopes: Sequence[str], report: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    """``compute()``'s (JSON-able, small) answer, cached like ``cached_response``'s."""
+    cache = caches["reports"]
+    key = cache_key(scopes=scopes, report=report)
+    if (hit := cache.get(key)) is not None:
+        return hit
+    data = compute()
+    cache.set(key, data)
+    return data
