@@ -119,6 +119,8 @@ if os.environ.get("DATABASE_REPLICA_URL"):
     # Tests read the replica alias from the test database (no second test database is made).
     DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
     DATABASE_ROUTERS = ["core.routers.ReplicaRouter"]
+# Seconds a report waits for the replica to replay the primary's writes before reading the primary.
+REPLICA_MAX_WAIT = float(os.environ.get("REPLICA_MAX_WAIT", "1"))
 
 # Connections are kept per server thread (gunicorn: workers x threads, see gunicorn.conf.py, so
 # they never pile up), and checked before reuse: a server restart costs no failed request.

@@ -13,6 +13,7 @@ from django.contrib.sessions.models import Session
 from django.test import override_settings
 
 from apps_analytics.models import AppUsageReport
+from core import routers
 from core.models import ApiToken, Organization, OrganizationMembership
 from core.routers import ReplicaRouter, report_database, report_reads
 from usage.models import Device, UsageEvent
@@ -22,6 +23,14 @@ WITH_REPLICA = {**settings.DATABASES, "replica": {**settings.DATABASES["default"
 REPORT_MODELS = [UsageEvent, Device, AppUsageReport]
 PRIMARY_MODELS = [ApiToken, Organization, OrganizationMembership, get_user_model(), Session]
 router = ReplicaRouter()
+
+
+@pytest.fixture(autouse=True)
+def replica_caught_up(monkeypatch):
+    """The replica's catch-up is measured on a real replica (tests/operation/test_replica.py)."""
+    monkeypatch.setattr(routers, "replica_caught_up", lambda: True)
+
+
 # The router reads settings.DATABASES; connections are not touched, as Django's warning fears.
 pytestmark = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
 
@@ -49,6 +58,14 @@ def test_tokens_tenancy_logins_and_sessions_stay_on_the_primary(model):
 def test_migrations_run_on_the_primary_only():
     assert router.allow_migrate("default", "usage")
     assert not router.allow_migrate("replica", "usage")
+
+
+@override_settings(DATABASES=WITH_REPLICA)
+def test_a_replica_that_lags_or_is_out_of_reach_is_passed_over(monkeypatch):
+    monkeypatch.setattr(routers, "replica_caught_up", lambda: False)
+    with report_reads():
+        assert report_database() == "default"
+        assert router.db_for_read(UsageEvent) == "default"
 
 
 def test_without_a_replica_every_read_stays_on_the_primary():

@@ -4,7 +4,8 @@ A throwaway primary (initdb, wal_level=replica, a replication entry in pg_hba) a
 (pg_basebackup -R) run on ports of 55440-55449, both logging every statement; gunicorn serves with
 DATABASE_URL on the primary and DATABASE_REPLICA_URL on the replica. What each request ran where is
 read from the two servers' logs: the listing and the report queries on the replica; the token
-lookup, tenancy, and every write on the primary.
+lookup, tenancy, and every write on the primary. A report waits for the replica to replay the writes
+made before it, and reads the primary when the replica is out of reach.
 """
 
 from __future__ import annotations
@@ -199,8 +200,7 @@ def test_a_usage_report_is_read_from_the_replica(pair, tokens, server):
 
 
 def test_writes_go_to_the_primary_and_reach_the_replica(pair, tokens, server):
-    """An ingested session is written on the primary; once replayed, the replica's listing shows it."""
-    primary, standby = pair
+    """An ingested session is written on the primary; the replica's listing shows it at once."""
     reader, writer = tokens
     logs = Logs(*pair)
     record = {
@@ -224,6 +224,23 @@ def test_writes_go_to_the_primary_and_reach_the_replica(pair, tokens, server):
     assert re.search(r"(COPY|INSERT INTO) \S*usage_usageevent", on_primary), on_primary[-2000:]
     for write in ("INSERT", "UPDATE", "DELETE", "FROM STDIN"):
         assert write not in on_standby  # a hot standby refuses writes: none was sent there
-    standby.caught_up(primary)
+    # Read at once: the report waits for the replica to replay the write (core.routers.replica_caught_up).
+    logs = Logs(*pair)
     csv = get(server, reader, "/v2/usage/event", start_date="2024-01-01", format="csv").text
     assert record["id"] in csv and len(csv.splitlines()) == 5
+    on_primary, on_standby = logs.read()
+    assert "pg_current_wal_lsn" in on_primary and "pg_last_wal_replay_lsn" in on_standby
+    assert "COPY (SELECT" in on_standby and "usage_usageevent" not in on_primary
+
+
+def test_a_replica_out_of_reach_is_passed_over_for_the_primary(pair, tokens, server):
+    """Last in this module: the replica is stopped, and the reports read the primary."""
+    _, standby = pair
+    reader, _ = tokens
+    standby.stop("immediate")
+    logs = Logs(*pair)
+    response = get(server, reader, "/v2/usage/event", start_date="2024-01-01", format="csv")
+    on_primary, _ = logs.read()
+    assert response.status_code == 200, response.text
+    assert len(response.text.splitlines()) == 5
+    assert "COPY (SELECT" in on_primary
