@@ -68,6 +68,7 @@ def time_limit(using: str = DEFAULT_DB_ALIAS) -> Iterator[None]:
 
 # An export up to this size stays in memory; a larger one is spooled to a temporary file.
 SPOOL_MEMORY_BYTES = 4 * 2**20
+SPOOL_BLOCK_BYTES = 2**18
 
 
 def copy_out(statement: str, params: dict[str, Any] | None = None, *, using: str = DEFAULT_DB_ALIAS) -> IO[bytes]:
@@ -92,8 +93,13 @@ def copy_out(statement: str, params: dict[str, Any] | None = None, *, using: str
                 database.wrap_database_errors,
                 cursor.cursor.copy(statement, params) as copy,
             ):
+                buffer = bytearray()  # one row a message: written in blocks, not row by row
                 for data in copy:
-                    spool.write(data)
+                    buffer += data
+                    if len(buffer) >= SPOOL_BLOCK_BYTES:
+                        spool.write(buffer)
+                        buffer.clear()
+                spool.write(buffer)
     except BaseException:
         spool.close()
         raise
