@@ -17,9 +17,8 @@ from dataclasses import dataclass, field, make_dataclass, replace
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
-
 from core.db import time_limit
+from core.routers import report_connection
 from usage.binning import Bins
 
 # --------------------------------------------------------------------------------------------
@@ -764,8 +763,8 @@ def run_report(spec: ReportSpec, *, chunk_size: int = 5000) -> Report:
 
     check_report_size(spec)  # bins x groups known too large: a 400 before the query runs
     sql, params = build_report_sql(spec)
-    cursor = connection.chunked_cursor()
-    with time_limit():  # a WITH HOLD cursor's query escapes statement_timeout: see core.db
+    cursor = report_connection().chunked_cursor()  # the replica inside core.routers.report_reads()
+    with time_limit(cursor.db.alias):  # a WITH HOLD cursor's query escapes statement_timeout: see core.db
         cursor.execute(sql, params)
         first = cursor.fetchmany(chunk_size)
 

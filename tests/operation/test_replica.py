@@ -183,11 +183,6 @@ def test_an_event_page_is_read_from_the_replica(pair, tokens, server):
     assert "usage_usageevent" not in on_primary
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="usage/reporting.py run_report reads django.db.connection (the primary): it needs "
-    "connections[report_database()].chunked_cursor() and time_limit(cursor.db.alias) to follow the router",
-)
 def test_a_usage_report_is_read_from_the_replica(pair, tokens, server):
     reader, _ = tokens
     logs = Logs(*pair)
