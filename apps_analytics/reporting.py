@@ -20,9 +20,8 @@ from fractions import Fraction
 from typing import Any
 from uuid import UUID
 
-from django.db import connection
-
 from apps_analytics.models import Application, AppUsageReport, ClientUser
+from core.routers import report_connection
 
 REPORTS = AppUsageReport._meta.db_table
 APPLICATIONS = Application._meta.db_table
@@ -191,7 +190,7 @@ def _paginated(rows_sql: str, *, order_by: str, page: Page, params: dict[str, An
 
 
 def _fetch_dicts(sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    with connection.cursor() as cursor:
+    with report_connection().cursor() as cursor:  # the replica inside core.routers.report_reads()
         cursor.execute(sql, params)
         names = [column.name for column in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]

@@ -114,8 +114,9 @@ class DatabaseTrouble(Enum):
 
 # SQLSTATE classes of a server that is not there or going away: connection exceptions (08),
 # insufficient resources (53: too many connections), operator intervention (57: shutdown,
-# cancelled statements), system errors (58).
-_UNAVAILABLE_CLASSES = ("08", "53", "57P", "58")
+# cancelled statements), system errors (58); and a statement worth retrying as it is: cancelled on a
+# replica by a conflict with replay, or chosen as a deadlock's victim (40001, 40P01).
+_UNAVAILABLE_CLASSES = ("08", "53", "57P", "58", "40001", "40P01")
 
 
 def classify(exc: BaseException) -> DatabaseTrouble | None:

@@ -18,6 +18,7 @@ from core import report_cache
 from core.errors import NotFound
 from core.pagination import LimitOffsetPagination
 from core.params import openapi_parameters
+from core.routers import report_reads
 from core.tenancy import ClientScoped
 
 TAGS = ["App analytics"]
@@ -44,10 +45,15 @@ class ClientView(ClientScoped, APIView):
 
     def cached(self, name: str, query: dict[str, Any], compute: Callable[[], T]) -> T:
         """``compute()``, or its answer for the same app and parameters while the client's data is unchanged."""
+
+        def compute_on_replica() -> T:
+            with report_reads():  # the replica, when configured (core.routers)
+                return compute()
+
         return report_cache.cached_data(
             scopes=(f"client:{self.client.pk}", "apps"),
             report=(name, self.app.pk if self.app else None, query),
-            compute=compute,
+            compute=compute_on_replica,
         )
 
 
