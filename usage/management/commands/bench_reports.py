@@ -61,6 +61,19 @@ REPORTS = [
         "/v2/usage/device?start_date=2025-06-01&end_date=2025-06-30&bin_size=day",
     ),
     ("event page (1000), 1 month", "/v2/usage/event?start_date=2025-06-01&end_date=2025-06-30"),
+    # Issue 11's slow shapes: many groups per bin, display_all's cross joins, and short fixed bins.
+    ("device/hour, 1 year", "/v2/usage/device?start_date=2025-01-01&end_date=2025-12-31&bin_size=hour"),
+    ("host/hour, 1 year", "/v2/usage/host?start_date=2025-01-01&end_date=2025-12-31&bin_size=hour"),
+    (
+        "device_user/month display_all, 1 year",
+        "/v2/usage/device_user?start_date=2025-01-01&end_date=2025-12-31&bin_size=month&display_all=true",
+    ),
+    (
+        "team/day display_all, 1 year",
+        "/v2/usage/team?start_date=2025-01-01&end_date=2025-12-31&bin_size=day&display_all=true",
+    ),
+    ("org/600 s, 1 year", "/v2/usage?start_date=2025-01-01&end_date=2025-12-31&bin_size=600"),
+    ("org/60 s, 1 month", "/v2/usage?start_date=2025-06-01&end_date=2025-06-30&bin_size=60"),
 ]
 
 GENERATE_SQL = """
