@@ -8,6 +8,7 @@ default ``usage_bench``, created on the configured server and reused if it alrea
 number of sessions; ``--regenerate`` after changing ``--shuffled``), stored in time order as they
 arrive (``--shuffled``: in random order), then times reports through the API with a real token:
 JSON end to end (until the last byte), and CSV streamed with the peak Python memory meanwhile.
+``REPORT_CACHE_MAX_BYTES=0`` in the environment times the reports themselves, never a cached answer.
 
 ``--metrics peak_concurrency,utilization`` times each report instead twice, back to back: as it is
 and with ``metrics=...`` (SPEC §11), in wall time and PostgreSQL backend CPU, and their ratios.
@@ -269,7 +270,9 @@ class Command(BaseCommand):
         """Time streaming the CSV without keeping it; then the peak of Python allocations in a traced run."""
 
         def stream() -> None:
-            for _chunk in client.get(url + "&format=csv").streaming_content:
+            response = client.get(url + "&format=csv")
+            # A cached answer (core.report_cache) comes whole, not streamed.
+            for _chunk in response.streaming_content if response.streaming else [response.content]:
                 pass
 
         started = time.perf_counter()
