@@ -5,9 +5,10 @@ overlap, grouped by zero or more dimensions, and aggregated with a set of metric
 SQL statement. Versions differ only in how they parse parameters and shape the rows.
 
 How a session's time is attributed: its part inside the report range is cut at the bin edges
-(``width_bucket`` against the precomputed edge array finds its first and last bin; only sessions
-that cross an edge produce more than one piece). ``session_count`` and ``avg_session_length``
-count a session once, in the bin where it starts, and only if it starts inside the range.
+(``width_bucket`` against the precomputed edge array finds its first and last bin, or arithmetic
+where the bins are evenly spaced; only sessions that cross an edge produce more than one piece).
+``session_count`` and ``avg_session_length`` count a session once, in the bin where it starts, and
+only if it starts inside the range.
 """
 
 from __future__ import annotations
@@ -121,7 +122,9 @@ DIMENSIONS: dict[str, Dimension] = {
 # ``starts`` (sessions starting there) and ``started_secs`` (their full durations); then per
 # (bin, group), where a distinct count is a count of first-level rows with time. When the
 # counted entity is itself a group key (devices per device), the first level already has one row
-# per (bin, group) and the metric is read off that row, skipping the second level.
+# per (bin, group) and the metric is read off that row, skipping the second level. By default the
+# counted entities are not carried but OR'ed together as bitmaps (``build_report_sql``), and every
+# metric is read off the one level.
 # --------------------------------------------------------------------------------------------
 
 
