@@ -5,15 +5,17 @@ overlap, grouped by zero or more dimensions, and aggregated with a set of metric
 SQL statement. Versions differ only in how they parse parameters and shape the rows.
 
 How a session's time is attributed: its part inside the report range is cut at the bin edges
-(``width_bucket`` against the precomputed edge array finds its first and last bin; only sessions
-that cross an edge produce more than one piece). ``session_count`` and ``avg_session_length``
-count a session once, in the bin where it starts, and only if it starts inside the range.
+(``width_bucket`` against the precomputed edge array finds its first and last bin, or arithmetic
+where the bins are evenly spaced; only sessions that cross an edge produce more than one piece).
+``session_count`` and ``avg_session_length`` count a session once, in the bin where it starts, and
+only if it starts inside the range.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, make_dataclass, replace
+from itertools import pairwise
 from typing import Any
 from uuid import UUID
 
@@ -119,7 +121,9 @@ DIMENSIONS: dict[str, Dimension] = {
 # ``starts`` (sessions starting there) and ``started_secs`` (their full durations); then per
 # (bin, group), where a distinct count is a count of first-level rows with time. When the
 # counted entity is itself a group key (devices per device), the first level already has one row
-# per (bin, group) and the metric is read off that row, skipping the second level.
+# per (bin, group) and the metric is read off that row, skipping the second level. By default the
+# counted entities are not carried but OR'ed together as bitmaps (``build_report_sql``), and every
+# metric is read off the one level.
 # --------------------------------------------------------------------------------------------
 
 
@@ -400,11 +404,27 @@ class Report:
 _RANK_SPAN = 2**31  # more than the labels of any dimension: ranks of a bin sort before the next bin's
 
 
-def build_report_sql(spec: ReportSpec, *, stored_timelines: bool = True) -> tuple[str, dict[str, Any]]:
+# The tables whose rows a distinct count counts, by the session column naming them: each of the
+# organization's rows gets a bit of its own in a bitmap as long as the table (see ``bitmaps``).
+_COUNTED = {"device_id": "usage_device", "user_id": "usage_user", "team_id": "usage_team"}
+
+
+def build_report_sql(
+    spec: ReportSpec, *, stored_timelines: bool = True, shortcuts: bool = True
+) -> tuple[str, dict[str, Any]]:
     """The single SQL statement of a report, and its parameters.
 
     ``stored_timelines=False`` computes every timeline metric by sorting the sessions, as where
     the stored columns do not hold: the property tests compare the two.
+
+    ``shortcuts=False`` finds every bin by ``width_bucket`` (see ``_bucket``), and counts distinct
+    devices, users or teams of groups that do not have them as a key (devices per host, say) by
+    carrying them as a group key of their own through a first aggregation level, and counting that
+    level's rows with time: ~1M groups of a year of hour bins,
+    which spilled to disk. With ``shortcuts`` (the default) each counted row of the organization has
+    a bit of its own (its rank), the spans OR together the bits of their sessions, and a (bin,
+    group) counts the bits set among the spans that cover it with time: one level, whose groups
+    follow the answer. The property tests compare the two ways.
     """
     dims = [DIMENSIONS[name] for name in spec.dimensions]
     metrics = [METRICS[name] for name in spec.metrics]
@@ -441,12 +461,39 @@ def build_report_sql(spec: ReportSpec, *, stored_timelines: bool = True) -> tupl
     per = list(dict.fromkeys(m.per for m in metrics if m.per))
     key_of = {d.key: k for d, k in zip(dims, keys, strict=True)}
     carried = [c for c in per if f"e.{c}" not in key_of]
+    # Counted by bitmaps instead: a session with time covers bins b0 (or 1) to b1 - 1, and b1 too
+    # when it ends after b1's start edge (one ending on the edge has no time there; one in a single
+    # bin, b0 = b1, covers it), exactly where the first level would find time for its entity.
+    counted = carried if shortcuts else []
+    carried = [c for c in carried if c not in counted]
     per_cols = "".join(f", {c}" for c in carried)
-    per_names = per_cols + "".join(f", p.{key_of[f'e.{c}']} AS {c}" for c in per if c not in carried)
+    per_names = per_cols + "".join(f", p.{key_of[f'e.{c}']} AS {c}" for c in per if c not in carried + counted)
     single_level = not carried
+    if counted:
+        metrics = [replace(m, value=f"coalesce(i.n_{m.per}, 0)::bigint") if m.per in counted else m for m in metrics]
+    bit_ctes = "".join(
+        f"bits_{c} AS MATERIALIZED (SELECT x.id, set_bit(repeat('0', count(*) OVER ()::int)::varbit,"
+        f" (row_number() OVER (ORDER BY x.id) - 1)::int, 1) AS bits FROM {_COUNTED[c]} x"
+        " WHERE x.organization_id = %(org)s),"
+        for c in counted
+    )
+    bit_select = "".join(f", bits_{c}.bits AS bits_{c}" for c in counted)
+    # Left joins: a session keeps its time even if its row were missing (then it counts nowhere).
+    bit_join = "".join(f" LEFT JOIN bits_{c} ON bits_{c}.id = e.{c}" for c in counted)
+    bit_spans = "".join(
+        f", bit_or(s.bits_{c}) FILTER (WHERE s.end_time > s.start_time) AS any_{c}"
+        f", bit_or(s.bits_{c}) FILTER (WHERE s.b1 > s.b0 AND s.end_time > {{edge}}[s.b1]) AS last_{c}"
+        for c in counted
+    )
+    bit_first = "".join(
+        f", bit_count(bit_or(CASE WHEN p.b < p.b1 OR p.b = p.b0 THEN p.any_{c} ELSE p.last_{c} END)) AS n_{c}"
+        for c in counted
+    )
     started_secs = any(m.needs_started_secs for m in metrics)
     stored = {m.stored for m in metrics}
     edge = "(%(edges)s::timestamptz[])"
+    bit_spans = bit_spans.format(edge=edge)
+    bucket = _bucket(spec.bins, edge=edge, params=params) if shortcuts else lambda t: f"width_bucket({t}, {edge})"
     # Stored timeline columns (STORED): the running count of the grouping (the organization's
     # without groups), and where a session's shadow (its time before its busy part) ends: a
     # session with one ends in bin sb1, and the shadows are spread over bins as the sessions are.
@@ -467,8 +514,7 @@ def build_report_sql(spec: ReportSpec, *, stored_timelines: bool = True) -> tupl
     if "shadow" in stored:
         shadow_key = ", s.sb1"
         stored_select += (
-            f", {shadow_end} AS shadow_end"
-            f", CASE WHEN {shadow_end} > e.start_time THEN width_bucket({shadow_end}, {edge}) END AS sb1"
+            f", {shadow_end} AS shadow_end, CASE WHEN {shadow_end} > e.start_time THEN {bucket(shadow_end)} END AS sb1"
         )
         stored_spans += (
             ", sum(date_part('epoch', s.shadow_end - s.start_time)) FILTER (WHERE s.sb1 IS NOT NULL) AS sh"
@@ -496,11 +542,11 @@ def build_report_sql(spec: ReportSpec, *, stored_timelines: bool = True) -> tupl
         SELECT s.b0, s.b1{shadow_key}{group_keys}{per_cols},
                sum(date_part('epoch', s.end_time - s.start_time)) AS durations,
                sum(date_part('epoch', s.end_time - {edge}[s.b1])) FILTER (WHERE s.b1 > s.b0) AS tail,
-               count(*)::int AS n{stored_spans}
+               count(*)::int AS n{stored_spans}{bit_spans}
         FROM (
             SELECT e.device_id, e.user_id, e.team_id{key_select}, e.start_time, e.end_time,
-                   width_bucket(e.start_time, {edge}) AS b0, width_bucket(e.end_time, {edge}) AS b1{stored_select}
-            FROM usage_usageevent e{device_join}
+                   {bucket("e.start_time")} AS b0, {bucket("e.end_time")} AS b1{stored_select}{bit_select}
+            FROM usage_usageevent e{device_join}{bit_join}
             WHERE {" AND ".join(where)}
         ) s
         GROUP BY 1, 2{shadow_key}{group_keys}{per_cols}"""
@@ -513,7 +559,8 @@ def build_report_sql(spec: ReportSpec, *, stored_timelines: bool = True) -> tupl
                         WHEN p.b = p.b1 THEN p.tail
                         ELSE p.n * date_part('epoch', {edge}[p.b + 1] - {edge}[p.b]) END) AS secs,
                sum(p.n) FILTER (WHERE p.b = p.b0) AS starts
-               {", sum(p.durations) FILTER (WHERE p.b = p.b0) AS started_secs" if started_secs else ""}{stored_first}
+               {", sum(p.durations) FILTER (WHERE p.b = p.b0) AS started_secs" if started_secs else ""}
+               {stored_first}{bit_first}
         FROM (SELECT sp.*, generate_series(greatest(sp.b0, 1), least(sp.b1, %(n_bins)s)) AS b FROM spans sp) p
         GROUP BY p.b{group_keys}{per_cols}"""
     # ``active`` decides which (bin, group) rows exist: those with time in them or a session
@@ -597,7 +644,7 @@ def build_report_sql(spec: ReportSpec, *, stored_timelines: bool = True) -> tupl
         joins.append(f"LEFT JOIN devices dv ON {on}" if keys else "CROSS JOIN devices dv")
     select = ", ".join(["r.rb", *label_cols, *metric_out])
     sql = f"""
-        WITH {" ".join(label_ctes)}
+        WITH {" ".join(label_ctes)}{bit_ctes}
         spans AS ({spans}),
         first_level AS ({first_level}),
         {timeline_ctes}
@@ -609,6 +656,28 @@ def build_report_sql(spec: ReportSpec, *, stored_timelines: bool = True) -> tupl
         FROM result r {" ".join(joins)}
         ORDER BY {", ".join(order)}"""
     return sql, params
+
+
+def _bucket(bins: Bins, *, edge: str, params: dict[str, Any]) -> Callable[[str], str]:
+    """SQL of the bin of an instant: 0 before the range, 1 to n inside, n + 1 from its end on.
+
+    That is ``width_bucket`` against the edges, a binary search; where the bins between the first
+    and the last are all of one length (fixed sizes, hours, days of a zone without DST) it is
+    arithmetic instead: the bin counted from a virtual start one length before the second edge (the
+    first and last bins, clipped to the range, are at most that long). Instants have whole
+    microseconds, so one on an edge divides exactly and one off it is far from the next integer.
+    """
+    edges = bins.edges
+    inner = {b - a for a, b in pairwise(edges[1:-1])}  # lengths of bins 2 to n - 1
+    first, last = edges[1] - edges[0], edges[-1] - edges[-2]
+    step = inner.pop() if len(inner) == 1 else max(first, last)
+    if inner or first > step or last > step or not step:
+        return lambda t: f"width_bucket({t}, {edge})"
+    params.update(bucket_base=edges[1] - step, bucket_step=step.total_seconds())
+    return lambda t: (
+        f"CASE WHEN {t} < %(rs)s THEN 0 WHEN {t} >= %(re)s THEN %(n_bins)s + 1"
+        f" ELSE floor(date_part('epoch', {t} - %(bucket_base)s) / %(bucket_step)s::float8)::int + 1 END"
+    )
 
 
 def _concurrency(*, cols: list[str], sessions: str, edge: str) -> str:

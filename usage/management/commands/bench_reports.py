@@ -8,6 +8,7 @@ default ``usage_bench``, created on the configured server and reused if it alrea
 number of sessions; ``--regenerate`` after changing ``--shuffled``), stored in time order as they
 arrive (``--shuffled``: in random order), then times reports through the API with a real token:
 JSON end to end (until the last byte), and CSV streamed with the peak Python memory meanwhile.
+``REPORT_CACHE_MAX_BYTES=0`` in the environment times the reports themselves, never a cached answer.
 
 ``--metrics peak_concurrency,utilization`` times each report instead twice, back to back: as it is
 and with ``metrics=...`` (SPEC §11), in wall time and PostgreSQL backend CPU, and their ratios.
@@ -66,6 +67,19 @@ REPORTS = [
         "event page (1000) / CSV (all), 1 year, LA",
         "/v2/usage/event?start_date=2025-01-01&end_date=2025-12-31&timezone=America/Los_Angeles",
     ),
+    # Issue 11's slow shapes: many groups per bin, display_all's cross joins, and short fixed bins.
+    ("device/hour, 1 year", "/v2/usage/device?start_date=2025-01-01&end_date=2025-12-31&bin_size=hour"),
+    ("host/hour, 1 year", "/v2/usage/host?start_date=2025-01-01&end_date=2025-12-31&bin_size=hour"),
+    (
+        "device_user/month display_all, 1 year",
+        "/v2/usage/device_user?start_date=2025-01-01&end_date=2025-12-31&bin_size=month&display_all=true",
+    ),
+    (
+        "team/day display_all, 1 year",
+        "/v2/usage/team?start_date=2025-01-01&end_date=2025-12-31&bin_size=day&display_all=true",
+    ),
+    ("org/600 s, 1 year", "/v2/usage?start_date=2025-01-01&end_date=2025-12-31&bin_size=600"),
+    ("org/60 s, 1 month", "/v2/usage?start_date=2025-06-01&end_date=2025-06-30&bin_size=60"),
 ]
 
 GENERATE_SQL = """
@@ -262,7 +276,9 @@ class Command(BaseCommand):
         """Time streaming the CSV without keeping it; then the peak of Python allocations in a traced run."""
 
         def stream() -> None:
-            for _chunk in client.get(url + "&format=csv").streaming_content:
+            response = client.get(url + "&format=csv")
+            # A cached answer (core.report_cache) comes whole, not streamed.
+            for _chunk in response.streaming_content if response.streaming else [response.content]:
                 pass
 
         started = time.perf_counter()
