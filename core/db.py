@@ -145,3 +145,28 @@ def trouble_message(trouble: DatabaseTrouble) -> str:
             "Narrow the date range, enlarge the bin size, or filter to fewer groups."
         )
     return f"The database is unavailable. Retry in {RETRY_AFTER_SECONDS} seconds."
+
+
+def install_once(*, name: str, ddl: str, using: str = DEFAULT_DB_ALIAS) -> bool:
+    """Run ``ddl`` (functions, triggers: what ``post_migrate`` hooks install) unless the database
+    already holds this very text under ``name``; True when it ran.
+
+    Every ``migrate`` runs the hooks, and replacing a trigger locks its table against writes: a
+    deploy would wait behind imports for DDL that changes nothing.
+    """
+    import hashlib
+
+    from django.db import connections
+
+    digest = hashlib.sha256(ddl.encode()).hexdigest()
+    with connections[using].cursor() as cursor:
+        cursor.execute("CREATE TABLE IF NOT EXISTS core_installed (name text PRIMARY KEY, digest text NOT NULL)")
+        cursor.execute("SELECT digest FROM core_installed WHERE name = %s", [name])
+        if cursor.fetchone() == (digest,):
+            return False
+        cursor.execute(ddl)
+        cursor.execute(
+            "INSERT INTO core_installed VALUES (%s, %s) ON CONFLICT (name) DO UPDATE SET digest = excluded.digest",
+            [name, digest],
+        )
+    return True

@@ -19,6 +19,8 @@ from collections.abc import Sequence
 
 from django.db import connections
 
+from core.db import install_once
+
 INSTALL = """
 CREATE SEQUENCE IF NOT EXISTS core_data_version_seq;
 CREATE TABLE IF NOT EXISTS core_dataversion (key text PRIMARY KEY, version bigint NOT NULL);
@@ -55,9 +57,8 @@ RELEASE = "release"  # raised by every migrate: cached answers of an older relea
 
 
 def install(*, using: str = "default") -> None:
-    """The version table, its sequence and the trigger function (idempotent)."""
-    with connections[using].cursor() as cursor:
-        cursor.execute(INSTALL)
+    """The version table, its sequence and the trigger function (once per definition)."""
+    install_once(name="core.versions", ddl=INSTALL, using=using)
 
 
 def new_release(*, using: str = "default") -> None:
@@ -95,8 +96,7 @@ def track(*, table: str, area: str, tenant: str = "", column: str = "", using: s
                 f"CREATE OR REPLACE TRIGGER {table}_version_{event.lower()} AFTER {event} ON {table} "
                 f"REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION core_data_version_bump({args})"
             )
-    with connections[using].cursor() as cursor:
-        cursor.execute(";\n".join(statements))
+    install_once(name=f"core.versions {table}", ddl=";\n".join(statements), using=using)
 
 
 def current(keys: Sequence[str], *, using: str = "default") -> tuple[int, ...]:

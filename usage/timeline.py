@@ -38,6 +38,8 @@ from contextlib import contextmanager
 
 from django.db import connection
 
+from core.db import install_once
+
 REFRESH_TRIGGER = "usage_timeline_refresh"
 # Within a transaction: recompute at the end (or at commit), then again after each statement.
 DEFER = f"SET CONSTRAINTS {REFRESH_TRIGGER} DEFERRED"
@@ -48,11 +50,6 @@ RESUME = f"SET CONSTRAINTS {REFRESH_TRIGGER} IMMEDIATE"
 # busy reach of each device at ``lo``. Ends are ordered before starts at the same instant, and a
 # start's count includes its peers (RANGE frame): every start at that instant.
 INSTALL = """
-ALTER TABLE usage_usageevent
-    ADD COLUMN IF NOT EXISTS running_in_org integer,
-    ADD COLUMN IF NOT EXISTS running_on_device integer,
-    ADD COLUMN IF NOT EXISTS busy_from timestamptz;
-
 CREATE OR REPLACE FUNCTION usage_timeline_refresh_span(p_org uuid, p_lo timestamptz, p_hi timestamptz)
 RETURNS void LANGUAGE sql AS $$
 WITH ctx AS MATERIALIZED (
@@ -164,6 +161,23 @@ CREATE CONSTRAINT TRIGGER usage_timeline_refresh AFTER INSERT ON usage_timeline_
     DEFERRABLE INITIALLY IMMEDIATE FOR EACH ROW EXECUTE FUNCTION usage_timeline_refresh_pending();
 """
 
+# The columns, added only where missing: ALTER TABLE locks the sessions table even when it adds nothing.
+COLUMNS = """
+DO $$
+BEGIN
+    IF NOT EXISTS (
+        SELECT FROM pg_attribute
+        WHERE attrelid = 'usage_usageevent'::regclass AND attname = 'busy_from' AND NOT attisdropped
+    ) THEN
+        ALTER TABLE usage_usageevent
+            ADD COLUMN IF NOT EXISTS running_in_org integer,
+            ADD COLUMN IF NOT EXISTS running_on_device integer,
+            ADD COLUMN IF NOT EXISTS busy_from timestamptz;
+    END IF;
+END;
+$$
+"""
+
 # Sessions stored before the columns existed (or by a restore without them): their organizations'
 # spans are noted, and recomputed when the statement ends.
 BACKFILL = """
@@ -174,15 +188,18 @@ WHERE end_time > start_time AND busy_from IS NULL GROUP BY organization_id
 
 
 def install(*, using: str = "default") -> None:
-    """Create (or replace) the columns, functions and triggers, and fill in missing values.
+    """Create the columns where missing, (re)install the functions and triggers where they changed,
+    and fill in missing values.
 
     Run after every ``migrate`` (``post_migrate``), so that it also holds for test databases made
-    without migrations; every statement is idempotent.
+    without migrations; a database already up to date only has its sessions read for gaps.
     """
     from django.db import connections
 
     with connections[using].cursor() as cursor:
-        cursor.execute(INSTALL)
+        cursor.execute(COLUMNS)
+    install_once(name="usage.timeline", ddl=INSTALL, using=using)
+    with connections[using].cursor() as cursor:
         cursor.execute(BACKFILL)
 
 

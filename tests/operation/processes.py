@@ -59,7 +59,7 @@ def system_user() -> str | None:
 class Cluster:
     """A PostgreSQL cluster of the test's own: ``stop`` and ``start`` it at will."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, *, ports: range = PORTS) -> None:
         self.bin = postgres_binaries()
         self.user = system_user()
         if self.user:
@@ -69,8 +69,12 @@ class Cluster:
         self.sockets.mkdir()
         if self.user:
             shutil.chown(self.sockets, self.user)
-        self.port = free_port(PORTS)
+        self.port = free_port(ports)
         self.log = folder / "postgres.log"
+        self.create()
+
+    def create(self) -> None:
+        """Make the cluster's data folder (a subclass may copy another cluster instead)."""
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
 
     @property

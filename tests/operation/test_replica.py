@@ -37,8 +37,7 @@ class Primary(processes.Cluster):
     """initdb, then what a streaming replica needs: WAL for replicas and a replication connection."""
 
     def __init__(self, folder: Path) -> None:
-        super().__init__(folder)
-        self.port = processes.free_port(PORTS)
+        super().__init__(folder, ports=PORTS)
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write("wal_level = replica\nmax_wal_senders = 4\n" + LOGGING)
         with (self.data / "pg_hba.conf").open("a") as hba:
@@ -48,18 +47,12 @@ class Primary(processes.Cluster):
 class Standby(processes.Cluster):
     """A base backup of the primary with -R (standby.signal and primary_conninfo): a hot standby."""
 
-    def __init__(self, folder: Path, primary: Primary) -> None:  # no initdb: the backup is the cluster
-        self.bin = processes.postgres_binaries()
-        self.user = processes.system_user()
-        if self.user:
-            shutil.chown(folder, self.user)
-        self.data = folder / "data"
-        self.sockets = folder / "sockets"
-        self.sockets.mkdir()
-        if self.user:
-            shutil.chown(self.sockets, self.user)
-        self.port = processes.free_port(PORTS)
-        self.log = folder / "postgres.log"
+    def __init__(self, folder: Path, primary: Primary) -> None:
+        self.primary = primary
+        super().__init__(folder, ports=PORTS)
+
+    def create(self) -> None:  # no initdb: the backup is the cluster
+        primary = self.primary
         self._run(
             "pg_basebackup", "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
             "-D", str(self.data), "-R", "-X", "stream", "--no-sync",

@@ -166,3 +166,19 @@ def test_a_bulk_writer_recomputes_once_when_its_block_ends(fleet):
             (2, 2, utc("2024-03-09 12:00")),  # wholly inside the first: no busy time of its own
         )
         transaction.set_rollback(True)
+
+
+def test_running_the_install_again_locks_no_table_against_readers_or_writers(db):
+    from core import versions
+    from usage import timeline
+
+    with transaction.atomic():
+        timeline.install()
+        versions.track(table="usage_usageevent", tenant="organization", column="organization_id", area="usage")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT DISTINCT c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                " WHERE l.pid = pg_backend_pid() AND c.relname LIKE 'usage_usageevent%%'"
+                " AND l.mode NOT IN ('AccessShareLock', 'RowExclusiveLock')"
+            )
+            assert cursor.fetchall() == []  # only reads (the check for missing values)
