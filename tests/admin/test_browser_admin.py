@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from apps_analytics.models import Application, AppUsageReport, Client, ClientUser
 from tests.admin.conftest import START
-from tests.portal.conftest import chromium  # noqa: F401  (the session's browser)
+from tests.portal.conftest import SCREENSHOTS, chromium  # noqa: F401  (the session's browser)
 from usage.models import Device, Host, Organization, Team, UsageEvent, User
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,6 +44,8 @@ def admin_page(chromium, live_server):  # noqa: F811
         chromium.set_window_size(width, 900)
         chromium.get(live_server.url + path)
         assert chromium.execute_script("return document.querySelectorAll('#result_list tbody tr').length") > 0
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        chromium.save_screenshot(str(SCREENSHOTS / f"admin-{path.strip('/').replace('/', '-')}-{width}.png"))
         return chromium.execute_script(
             "const results = document.querySelector('#changelist .results');"
             "return [document.documentElement.scrollWidth - window.innerWidth,"
