@@ -147,9 +147,11 @@ def trouble_message(trouble: DatabaseTrouble) -> str:
     return f"The database is unavailable. Retry in {RETRY_AFTER_SECONDS} seconds."
 
 
-def install_once(*, name: str, ddl: str, using: str = DEFAULT_DB_ALIAS) -> bool:
+def install_once(*, name: str, ddl: str, relation: str, using: str = DEFAULT_DB_ALIAS) -> bool:
     """Run ``ddl`` (functions, triggers: what ``post_migrate`` hooks install) unless the database
-    already holds this very text under ``name``; True when it ran.
+    already holds this very text under ``name`` for this very ``relation`` (the table it is about:
+    a table dropped and made again, by ``migrate app zero`` say, has lost its triggers and gets them
+    again); True when it ran.
 
     Every ``migrate`` runs the hooks, and replacing a trigger locks its table against writes: a
     deploy would wait behind imports for DDL that changes nothing.
@@ -158,8 +160,10 @@ def install_once(*, name: str, ddl: str, using: str = DEFAULT_DB_ALIAS) -> bool:
 
     from django.db import connections
 
-    digest = hashlib.sha256(ddl.encode()).hexdigest()
     with connections[using].cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)::oid", [relation])
+        (oid,) = cursor.fetchone()
+        digest = hashlib.sha256(f"{ddl}\n-- on {relation} {oid}".encode()).hexdigest()
         cursor.execute("CREATE TABLE IF NOT EXISTS core_installed (name text PRIMARY KEY, digest text NOT NULL)")
         cursor.execute("SELECT digest FROM core_installed WHERE name = %s", [name])
         if cursor.fetchone() == (digest,):

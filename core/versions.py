@@ -23,17 +23,30 @@ from core.db import install_once
 
 INSTALL = """
 CREATE SEQUENCE IF NOT EXISTS core_data_version_seq;
-CREATE TABLE IF NOT EXISTS core_dataversion (key text PRIMARY KEY, version bigint NOT NULL);
+-- Insert-only: a new version is a new row (the newest wins), so that writers of one tenant never
+-- wait for each other's commit on a shared row; older rows are pruned where nobody holds them.
+CREATE TABLE IF NOT EXISTS core_data_versions (key text NOT NULL, version bigint NOT NULL);
+CREATE INDEX IF NOT EXISTS core_data_versions_key ON core_data_versions (key, version);
+
+CREATE OR REPLACE FUNCTION core_data_versions_raise(keys text[]) RETURNS void LANGUAGE sql AS $$
+INSERT INTO core_data_versions SELECT k, nextval('core_data_version_seq') FROM unnest(keys) AS k;
+DELETE FROM core_data_versions WHERE ctid IN (
+    SELECT o.ctid FROM core_data_versions o
+    WHERE o.key = ANY(keys)
+      AND o.version < (SELECT max(n.version) FROM core_data_versions n WHERE n.key = o.key)
+    FOR UPDATE SKIP LOCKED
+);
+$$;
 
 -- TG_ARGV: the tenant kind ("organization", "client"), the tenant column, the area. Without a
 -- tenant column (a shared table) or for a TRUNCATE: the area's version.
 CREATE OR REPLACE FUNCTION core_data_version_bump() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     changed text;
+    keys text[];
 BEGIN
     IF TG_OP = 'TRUNCATE' OR TG_ARGV[1] = '' THEN
-        INSERT INTO core_dataversion VALUES (TG_ARGV[2], nextval('core_data_version_seq'))
-        ON CONFLICT (key) DO UPDATE SET version = excluded.version;
+        PERFORM core_data_versions_raise(ARRAY[TG_ARGV[2]]);
         RETURN NULL;
     END IF;
     changed := CASE TG_OP
@@ -42,11 +55,11 @@ BEGIN
         ELSE format('SELECT %1$I FROM old_rows UNION SELECT %1$I FROM new_rows', TG_ARGV[1])
     END;
     EXECUTE format(
-        'INSERT INTO core_dataversion SELECT %L || t.k, nextval(''core_data_version_seq'')'
-        ' FROM (SELECT DISTINCT k::text AS k FROM (%s) c(k) WHERE k IS NOT NULL) t'
-        ' ON CONFLICT (key) DO UPDATE SET version = excluded.version',
-        TG_ARGV[0] || ':', changed
-    );
+        'SELECT array_agg(DISTINCT %L || k::text) FROM (%s) c(k) WHERE k IS NOT NULL', TG_ARGV[0] || ':', changed
+    ) INTO keys;
+    IF keys IS NOT NULL THEN
+        PERFORM core_data_versions_raise(keys);
+    END IF;
     RETURN NULL;
 END;
 $$;
@@ -58,24 +71,25 @@ RELEASE = "release"  # raised by every migrate: cached answers of an older relea
 
 def install(*, using: str = "default") -> None:
     """The version table, its sequence and the trigger function (once per definition)."""
-    install_once(name="core.versions", ddl=INSTALL, using=using)
+    install_once(name="core.versions", ddl=INSTALL, using=using, relation="core_data_versions")
 
 
 def new_release(*, using: str = "default") -> None:
     """A new ``release`` version (after a migrate: the code that shapes answers may have changed)."""
     install(using=using)
     with connections[using].cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO core_dataversion VALUES (%s, nextval('core_data_version_seq'))"
-            " ON CONFLICT (key) DO UPDATE SET version = excluded.version",
-            [RELEASE],
-        )
+        cursor.execute("SELECT core_data_versions_raise(%s)", [[RELEASE]])
 
 
 def track(*, table: str, area: str, tenant: str = "", column: str = "", using: str = "default") -> None:
     """Give ``table``'s writes new versions: of the tenants in ``column`` (``tenant`` names their
-    kind), or, without a column, of the whole ``area``. Idempotent; installs the function first."""
+    kind), or, without a column, of the whole ``area``. Idempotent; installs the function first.
+    Nothing when the table is gone (``migrate app zero``)."""
     install(using=using)
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT to_regclass(%s)", [table])
+        if cursor.fetchone()[0] is None:
+            return
     args = f"'{tenant}', '{column}', '{area}'"
     statements = [
         f"CREATE OR REPLACE TRIGGER {table}_version_truncate AFTER TRUNCATE ON {table} "
@@ -96,12 +110,14 @@ def track(*, table: str, area: str, tenant: str = "", column: str = "", using: s
                 f"CREATE OR REPLACE TRIGGER {table}_version_{event.lower()} AFTER {event} ON {table} "
                 f"REFERENCING {tables} FOR EACH STATEMENT EXECUTE FUNCTION core_data_version_bump({args})"
             )
-    install_once(name=f"core.versions {table}", ddl=";\n".join(statements), using=using)
+    install_once(name=f"core.versions {table}", ddl=";\n".join(statements), using=using, relation=table)
 
 
 def current(keys: Sequence[str], *, using: str = "default") -> tuple[int, ...]:
     """The versions of ``keys`` (e.g. ``organization:<id>``, ``usage``), 0 for one never written."""
     with connections[using].cursor() as cursor:
-        cursor.execute("SELECT key, version FROM core_dataversion WHERE key = ANY(%s)", [list(keys)])
+        cursor.execute(
+            "SELECT key, max(version) FROM core_data_versions WHERE key = ANY(%s) GROUP BY key", [list(keys)]
+        )
         found = dict(cursor.fetchall())
     return tuple(found.get(key, 0) for key in keys)

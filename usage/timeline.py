@@ -197,8 +197,11 @@ def install(*, using: str = "default") -> None:
     from django.db import connections
 
     with connections[using].cursor() as cursor:
+        cursor.execute("SELECT to_regclass('usage_usageevent')")
+        if cursor.fetchone()[0] is None:
+            return  # the app's tables are gone (migrate usage zero): nothing to keep
         cursor.execute(COLUMNS)
-    install_once(name="usage.timeline", ddl=INSTALL, using=using)
+    install_once(name="usage.timeline", ddl=INSTALL, using=using, relation="usage_usageevent")
     with connections[using].cursor() as cursor:
         cursor.execute(BACKFILL)
 

@@ -275,3 +275,48 @@ def test_redis_serves_answers_when_configured(api, acme, settings):
     path, params = ROUTES[0]
     _, first, _ = ask(api, path, params)
     assert ask(api, path, params)[:2] == ("reports; hit", first)
+
+
+def test_a_range_without_end_date_runs_to_now_and_is_not_served_once_now_has_moved(api, acme, monkeypatch):
+    from django.utils import timezone as django_timezone
+
+    params = {"start_date": "2024-01-01", "bin_size": "hour"}
+    monkeypatch.setattr(django_timezone, "now", lambda: utc("2024-01-01 12:00"))
+    status, _, _ = ask(api, "/v2/usage", params)
+    assert status == "reports; fwd=miss" and len(orjson.loads(api.get("/v2/usage", params).content)["report"]) == 12
+    monkeypatch.setattr(django_timezone, "now", lambda: utc("2024-01-03 12:00"))
+    response = api.get("/v2/usage", params)
+    assert response["Cache-Status"] == "reports; fwd=miss"
+    assert len(orjson.loads(b"".join(response.streaming_content))["report"]) == 60
+
+
+def test_writers_of_one_tenant_do_not_wait_for_each_others_commit(acme):
+    """A new version is a new row: a second writer raising the same tenant's version while the
+    first has not committed does not wait for it (the first holds its transaction open here)."""
+    import psycopg
+
+    session(Device.objects.get(organization=acme), utc("2024-01-01 12:00"), utc("2024-01-01 13:00"))
+    settings_dict = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings_dict["NAME"],
+        user=settings_dict["USER"],
+        host=settings_dict["HOST"] or None,
+        port=settings_dict["PORT"] or None,
+        autocommit=True,
+    )
+    with other:
+        other.execute("SET lock_timeout = '2s'")
+        other.execute("SELECT core_data_versions_raise(%s)", [[f"organization:{acme.pk}", "usage"]])
+
+
+def test_a_table_made_again_gets_its_triggers_again(db):
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE scratch_tracked (organization_id uuid)")
+        versions.track(table="scratch_tracked", tenant="organization", column="organization_id", area="usage")
+        cursor.execute("DROP TABLE scratch_tracked")
+        cursor.execute("CREATE TABLE scratch_tracked (organization_id uuid)")
+        versions.track(table="scratch_tracked", tenant="organization", column="organization_id", area="usage")
+        cursor.execute("SELECT count(*) FROM pg_trigger WHERE tgrelid = 'scratch_tracked'::regclass")
+        assert cursor.fetchone() == (4,)
+        cursor.execute("DROP TABLE scratch_tracked")
+        versions.track(table="scratch_tracked", area="usage")  # a table that is gone: nothing, no error

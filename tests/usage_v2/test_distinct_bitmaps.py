@@ -1,4 +1,4 @@
-"""Distinct counts by bitmaps (``build_report_sql(shortcuts=True)``, the default) against the general path.
+"""Distinct counts by bitmaps (``build_report_sql(shortcuts=True, bitmaps=True)``) against the general path.
 
 For random sessions on four devices of three hosts, of three users and two teams (some without a
 user or team, some zero-length, many starting or ending on a bin edge or outside the range), in
@@ -50,7 +50,7 @@ def people(org) -> dict[str, list]:
 
 
 def rows(spec: ReportSpec, *, shortcuts: bool, stored_timelines: bool) -> list[tuple]:
-    sql, params = build_report_sql(spec, shortcuts=shortcuts, stored_timelines=stored_timelines)
+    sql, params = build_report_sql(spec, shortcuts=shortcuts, bitmaps=shortcuts, stored_timelines=stored_timelines)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [tuple(round(v, 6) if isinstance(v, float) else v for v in row) for row in cursor.fetchall()]

@@ -254,5 +254,9 @@ class LegacyUsageReportView(APIView):
             )
 
         return report_cache.cached_response(
-            request=request, scopes=usage_scopes(organization.pk), report=("v1", self.route, values), respond=respond
+            request=request,
+            scopes=usage_scopes(organization.pk),
+            # The range as computed: without end_date it runs to now, which the parameters do not say.
+            report=("v1", self.route, values, span.start, span.end),
+            respond=respond,
         )

@@ -294,7 +294,11 @@ class UsageReportView(APIView):
             )
 
         return report_cache.cached_response(
-            request=request, scopes=usage_scopes(organization.pk), report=("v2", grouping, values), respond=respond
+            request=request,
+            scopes=usage_scopes(organization.pk),
+            # The range as computed: without end_date it runs to now, which the parameters do not say.
+            report=("v2", grouping, values, span.start, span.end),
+            respond=respond,
         )
 
 
