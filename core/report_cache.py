@@ -16,11 +16,14 @@ tests use process memory.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
+import logging
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +34,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 
 from core import versions
 
+logger = logging.getLogger(__name__)
 KEPT_HEADERS = ("Content-Type", "Content-Disposition")
 FORMAT = "gzip-1"  # of the cached values: anything else (a value of another release) is a miss
 
@@ -44,11 +48,48 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+@functools.cache
+def code_version() -> str:
+    """A digest of the project's Python source: answers cached by other code are never served
+    (a rolling deploy, or new code started before its ``migrate``)."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(settings.BASE_DIR).glob("*/**/*.py")):
+        if ".venv" not in path.parts and "tests" not in path.parts:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def cache_key(*, scopes: Sequence[str], report: tuple[Any, ...]) -> str:
     """The cache key of ``report`` (a route's name and its parameters) at the scopes' current versions."""
     current = versions.current([*scopes, versions.RELEASE])
-    material = orjson.dumps([list(scopes), current, report], default=_plain, option=orjson.OPT_SORT_KEYS)
+    material = orjson.dumps(
+        [code_version(), list(scopes), current, report], default=_plain, option=orjson.OPT_SORT_KEYS
+    )
     return "report:" + hashlib.sha256(material).hexdigest()
+
+
+def _accepts_gzip(request: HttpRequest) -> bool:
+    for coding in request.headers.get("Accept-Encoding", "").split(","):
+        name, _, params = coding.strip().partition(";")
+        if name.strip().lower() == "gzip":
+            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+    return False
+
+
+def _cache_get(key: str) -> Any:
+    """The cached value, or None: a cache out of reach (Redis down) answers as a miss, not a 500."""
+    try:
+        return caches["reports"].get(key)
+    except Exception:  # the backends raise their own client errors
+        logger.warning("report cache unavailable: answering without it", exc_info=True)
+        return None
+
+
+def _cache_set(key: str, value: Any) -> None:
+    try:
+        caches["reports"].set(key, value)
+    except Exception:
+        logger.warning("report cache unavailable: the answer is not kept", exc_info=True)
 
 
 def cached_response(
@@ -56,12 +97,11 @@ def cached_response(
 ) -> HttpResponseBase:
     """The cached answer of ``report`` if its data did not change since, else ``respond()``'s,
     kept as it streams. ``Cache-Status`` (RFC 9211) says which."""
-    cache = caches["reports"]
     key = cache_key(scopes=scopes, report=report)
-    hit = cache.get(key)
+    hit = _cache_get(key)
     if isinstance(hit, tuple) and len(hit) == 3 and hit[0] == FORMAT:
         _, headers, compressed = hit
-        if "gzip" in request.headers.get("Accept-Encoding", ""):
+        if _accepts_gzip(request):
             response = HttpResponse(compressed, headers={**headers, "Content-Encoding": "gzip"})
         else:
             response = HttpResponse(gzip.decompress(compressed), headers=headers)
@@ -73,7 +113,8 @@ def cached_response(
         return response
     headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
     response["Cache-Status"] = "reports; fwd=miss"
-    keep = lambda compressed: cache.set(key, (FORMAT, headers, compressed))  # noqa: E731
+    response["Vary"] = "Accept-Encoding"
+    keep = lambda compressed: _cache_set(key, (FORMAT, headers, compressed))  # noqa: E731
     limit = settings.REPORT_CACHE_MAX_BYTES
     if isinstance(response, StreamingHttpResponse):
         response.streaming_content = _kept(response.streaming_content, keep, limit)
@@ -106,10 +147,10 @@ def _kept(chunks: Iterator[bytes], keep: Callable[[bytes], None], limit: int) ->
 
 def cached_data(*, scopes: Sequence[str], report: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
     """``compute()``'s (JSON-able, small) answer, cached like ``cached_response``'s."""
-    cache = caches["reports"]
     key = cache_key(scopes=scopes, report=report)
-    if (hit := cache.get(key)) is not None:
-        return hit
+    hit = _cache_get(key)
+    if isinstance(hit, tuple) and len(hit) == 2 and hit[0] == FORMAT:
+        return hit[1]
     data = compute()
-    cache.set(key, data)
+    _cache_set(key, (FORMAT, data))
     return data

@@ -320,3 +320,16 @@ def test_a_table_made_again_gets_its_triggers_again(db):
         assert cursor.fetchone() == (4,)
         cursor.execute("DROP TABLE scratch_tracked")
         versions.track(table="scratch_tracked", area="usage")  # a table that is gone: nothing, no error
+
+
+def test_a_cache_out_of_reach_answers_without_it(api, acme, settings):
+    pytest.importorskip("redis")
+    nowhere = {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    settings.CACHES = {"default": nowhere, "reports": nowhere}  # rate-limit counts too
+    path, params = ROUTES[1]
+    for _ in range(2):
+        status, content, reads = ask(api, path, params)
+        assert (status, reads) == ("reports; fwd=miss", 1)
+    assert "Red" in content
+    response = api.get("/v2/clients/00000000-0000-0000-0000-000000000000/analytics/apps/utilization")
+    assert response.status_code == 404  # app analytics (cached_data) too: an answer, not a 500
