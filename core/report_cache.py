@@ -7,8 +7,9 @@ request: one small query. A cached answer is the response's bytes, gzip-compress
 the first caller (no second rendering; memory bounded by the compressed size), and kept when that is
 at most ``REPORT_CACHE_MAX_BYTES``. A hit goes out compressed to clients that accept gzip (a year of
 device/day JSON: 42 MB, about 5 MB compressed), decompressed to the others. Errors are never cached.
-Answers shaped by an older release are not served by a newer one: every ``migrate`` (each deploy
-runs one) gives the ``release`` version, part of every key, a new value (see ``core.apps``).
+Answers shaped by other code are never served: every key holds a digest of the project's source,
+and the ``release`` version that every ``migrate`` raises (see ``core.apps``). A cache out of reach
+answers as a miss.
 
 The cache is the ``reports`` alias: Redis when ``REDIS_URL`` is set, else the database cache table;
 tests use process memory.
@@ -25,7 +26,6 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import orjson
 from django.conf import settings
@@ -43,9 +43,9 @@ def _plain(value: Any) -> Any:
     """Parameter values as JSON-able values that compare equal exactly when the values do."""
     if isinstance(value, (set, frozenset)):
         return sorted(map(str, value))
-    if isinstance(value, (datetime, date, UUID)):
-        return value.isoformat() if not isinstance(value, UUID) else str(value)
-    return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    return str(value)  # UUIDs, and values that print what they hold (dataclasses of parameters)
 
 
 @functools.cache
@@ -69,10 +69,14 @@ def cache_key(*, scopes: Sequence[str], report: tuple[Any, ...]) -> str:
 
 
 def _accepts_gzip(request: HttpRequest) -> bool:
+    """Whether ``Accept-Encoding`` names gzip with a weight above zero (``gzip;q=0`` refuses it)."""
     for coding in request.headers.get("Accept-Encoding", "").split(","):
-        name, _, params = coding.strip().partition(";")
+        name, _, weight = coding.partition(";")
         if name.strip().lower() == "gzip":
-            return params.replace(" ", "") not in ("q=0", "q=0.0", "q=0.00", "q=0.000")
+            try:
+                return float(weight.strip().removeprefix("q=") or 1) > 0
+            except ValueError:
+                return False
     return False
 
 
@@ -93,7 +97,11 @@ def _cache_set(key: str, value: Any) -> None:
 
 
 def cached_response(
-    *, request: HttpRequest, scopes: Sequence[str], report: tuple[Any, ...], respond: Callable[[], HttpResponseBase]
+    *,
+    request: HttpRequest,
+    scopes: Sequence[str],
+    report: tuple[Any, ...],
+    respond: Callable[[], StreamingHttpResponse],
 ) -> HttpResponseBase:
     """The cached answer of ``report`` if its data did not change since, else ``respond()``'s,
     kept as it streams. ``Cache-Status`` (RFC 9211) says which."""
@@ -115,12 +123,7 @@ def cached_response(
     response["Cache-Status"] = "reports; fwd=miss"
     response["Vary"] = "Accept-Encoding"
     keep = lambda compressed: _cache_set(key, (FORMAT, headers, compressed))  # noqa: E731
-    limit = settings.REPORT_CACHE_MAX_BYTES
-    if isinstance(response, StreamingHttpResponse):
-        response.streaming_content = _kept(response.streaming_content, keep, limit)
-    else:
-        for _ in _kept(iter([response.content]), keep, limit):
-            pass
+    response.streaming_content = _kept(response.streaming_content, keep, settings.REPORT_CACHE_MAX_BYTES)
     return response
 
 

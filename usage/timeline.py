@@ -21,7 +21,8 @@ of session x only changes the values of sessions starting within [x.start, x.end
 constraint trigger recomputes the values of the sessions starting in those spans. It fires at the
 end of each statement, so every write path (ORM, admin, ingestion, imports through COPY, cascades,
 raw SQL) leaves them right; a bulk writer defers it to the end of its transaction with
-``deferred_refresh`` so that a million sessions are ordered once, not once per chunk. An advisory
+``DEFER`` and ``RESUME`` (as imports do: ``RecordKind.bulk_begin``/``bulk_end``) so that a million
+sessions are ordered once, not once per chunk. An advisory
 lock per organization orders concurrent writers: the later one recomputes with the earlier one's
 sessions committed.
 
@@ -32,11 +33,6 @@ which sessions are counted) the reports sort the sessions themselves, as before.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
-
-from django.db import connection
 
 from core.db import install_once
 
@@ -204,19 +200,3 @@ def install(*, using: str = "default") -> None:
     install_once(name="usage.timeline", ddl=INSTALL, using=using, relation="usage_usageevent")
     with connections[using].cursor() as cursor:
         cursor.execute(BACKFILL)
-
-
-@contextmanager
-def deferred_refresh() -> Iterator[None]:
-    """Recompute the timelines once, when the block ends, rather than after each statement.
-
-    For bulk writers inside a transaction: the block's spans are merged per organization. The
-    recomputation runs at the block's end (or at commit if the block raises and the transaction
-    goes on), in the same transaction. Outside a transaction it changes nothing.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(DEFER)
-    yield
-    # Not after an error: the transaction is then rolled back (or, if it goes on, recomputes at commit).
-    with connection.cursor() as cursor:
-        cursor.execute(RESUME)

@@ -333,3 +333,16 @@ def test_a_cache_out_of_reach_answers_without_it(api, acme, settings):
     assert "Red" in content
     response = api.get("/v2/clients/00000000-0000-0000-0000-000000000000/analytics/apps/utilization")
     assert response.status_code == 404  # app analytics (cached_data) too: an answer, not a 500
+
+
+@pytest.mark.parametrize(
+    ("accept", "compressed"), [("gzip", True), ("br, gzip;q=0.5", True), ("gzip;q=0", False), ("identity", False)]
+)
+def test_a_hit_is_compressed_only_for_clients_that_accept_gzip(api, acme, accept, compressed):
+    path, params = ROUTES[0]
+    _, plain, _ = ask(api, path, params)
+    response = api.get(path, params, HTTP_ACCEPT_ENCODING=accept)
+    assert response["Cache-Status"] == "reports; hit"
+    assert (response.get("Content-Encoding") == "gzip") is compressed
+    content = gzip.decompress(response.content) if compressed else response.content
+    assert repr(orjson.loads(content)) == plain
