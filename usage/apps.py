@@ -4,10 +4,11 @@ from django.db.models.signals import post_migrate
 
 def _after_migrate(sender, *, using: str, **kwargs) -> None:
     from core import versions
-    from usage import timeline
+    from usage import rollup, timeline
     from usage.models import Device, Host, Team, UsageEvent, User
 
     timeline.install(using=using)
+    rollup.install(using=using)  # reads the timeline columns
     # What the device usage reports read (core.versions): per organization, and shared tables.
     for model in (UsageEvent, Device, Team, User):
         versions.track(

@@ -46,11 +46,31 @@ RESUME = f"SET CONSTRAINTS {REFRESH_TRIGGER} IMMEDIATE"
 # busy reach of each device at ``lo``. Ends are ordered before starts at the same instant, and a
 # start's count includes its peers (RANGE frame): every start at that instant.
 INSTALL = """
+-- The longest session each organization has had (seconds; it never shrinks): the sessions in
+-- progress at an instant t started after t less that, so the refreshes find them by the index on
+-- start times instead of reading every session before t (a single new session read a year of them).
+CREATE TABLE IF NOT EXISTS usage_timeline_reach (organization_id uuid PRIMARY KEY, longest numeric NOT NULL);
+INSERT INTO usage_timeline_reach
+SELECT organization_id, max(extract(epoch FROM end_time - start_time)) FROM usage_usageevent GROUP BY organization_id
+ON CONFLICT (organization_id) DO UPDATE SET longest = greatest(usage_timeline_reach.longest, excluded.longest);
+
+-- The earliest start of org's sessions in progress at t (a second early: make_interval takes a float).
+CREATE OR REPLACE FUNCTION usage_timeline_since(p_org uuid, p_t timestamptz) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce(
+        p_t - make_interval(
+            secs => (SELECT r.longest FROM usage_timeline_reach r WHERE r.organization_id = p_org)::float8 + 1
+        ),
+        '-infinity'
+    )
+$$;
+
 CREATE OR REPLACE FUNCTION usage_timeline_refresh_span(p_org uuid, p_lo timestamptz, p_hi timestamptz)
 RETURNS void LANGUAGE sql AS $$
 WITH ctx AS MATERIALIZED (
     SELECT e.device_id, e.end_time FROM usage_usageevent e
     WHERE e.organization_id = p_org AND e.start_time < p_lo AND e.end_time >= p_lo
+      AND e.start_time >= usage_timeline_since(p_org, p_lo)
 ), tgt AS MATERIALIZED (
     SELECT e.id, e.device_id, e.start_time, e.end_time, e.running_in_org, e.running_on_device, e.busy_from
     FROM usage_usageevent e
@@ -94,23 +114,34 @@ $$;
 CREATE TABLE IF NOT EXISTS usage_timeline_pending (
     organization_id uuid NOT NULL, lo timestamptz NOT NULL, hi timestamptz NOT NULL
 );
+-- false: a span whose sessions changed only their user or team, for the slots (usage.rollup) alone.
+ALTER TABLE usage_timeline_pending ADD COLUMN IF NOT EXISTS timeline boolean NOT NULL DEFAULT true;
 
 -- The spans this transaction noted, merged per organization and recomputed under a lock per
--- organization (taken in one order). Fired once per noted row: the first firing does the work.
+-- organization (taken in one order): the timeline columns, then the slots that read them.
+-- Fired once per noted row: the first firing does the work.
 CREATE OR REPLACE FUNCTION usage_timeline_refresh_pending() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     span record;
     memory text := current_setting('work_mem');
+    slots boolean := to_regprocedure('usage_rollup_refresh_span(uuid, timestamptz, timestamptz)') IS NOT NULL;
 BEGIN
     FOR span IN
         WITH taken AS (DELETE FROM usage_timeline_pending RETURNING *)
-        SELECT organization_id, min(lo) AS lo, max(hi) AS hi FROM taken
-        GROUP BY organization_id ORDER BY organization_id
+        SELECT organization_id, min(lo) FILTER (WHERE timeline) AS lo, max(hi) FILTER (WHERE timeline) AS hi,
+               min(lo) AS slots_lo, max(hi) AS slots_hi
+        FROM taken GROUP BY organization_id ORDER BY organization_id
     LOOP
         PERFORM pg_advisory_xact_lock(hashtextextended('usage_timeline ' || span.organization_id::text, 0));
         -- Its own updates are not noted (see usage_timeline_note), and a year of sessions sorts in memory.
         PERFORM set_config('usage.timeline_refreshing', 'on', true), set_config('work_mem', '256MB', true);
-        PERFORM usage_timeline_refresh_span(span.organization_id, span.lo, span.hi);
+        IF span.lo IS NOT NULL THEN
+            PERFORM usage_timeline_refresh_span(span.organization_id, span.lo, span.hi);
+        END IF;
+        -- Installed after this function on a first migrate (usage.rollup).
+        IF slots THEN
+            PERFORM usage_rollup_refresh_span(span.organization_id, span.slots_lo, span.slots_hi);
+        END IF;
         PERFORM set_config('usage.timeline_refreshing', 'off', true), set_config('work_mem', memory, true);
     END LOOP;
     RETURN NULL;
@@ -124,7 +155,22 @@ CREATE OR REPLACE FUNCTION usage_timeline_note() RETURNS trigger LANGUAGE plpgsq
 BEGIN
     IF current_setting('usage.timeline_refreshing', true) = 'on' THEN
         RETURN NULL;
-    ELSIF TG_OP = 'INSERT' THEN
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        -- Before the spans are noted, which refreshes them: a longer session than any before.
+        INSERT INTO usage_timeline_reach
+        SELECT x.organization_id, x.longest
+        FROM (
+            SELECT organization_id, max(extract(epoch FROM end_time - start_time)) AS longest
+            FROM new_rows GROUP BY organization_id
+        ) x
+        WHERE NOT EXISTS (
+            SELECT FROM usage_timeline_reach r WHERE r.organization_id = x.organization_id AND r.longest >= x.longest
+        )
+        ORDER BY x.organization_id
+        ON CONFLICT (organization_id) DO UPDATE SET longest = greatest(usage_timeline_reach.longest, excluded.longest);
+    END IF;
+    IF TG_OP = 'INSERT' THEN
         INSERT INTO usage_timeline_pending
         SELECT organization_id, min(start_time), max(end_time) FROM new_rows GROUP BY organization_id;
     ELSIF TG_OP = 'DELETE' THEN
@@ -141,6 +187,12 @@ BEGIN
              EXCEPT SELECT id, organization_id, device_id, start_time, end_time FROM old_rows)
         ) moved
         GROUP BY organization_id;
+        -- A new user or team of a session: who had time in its slots changed.
+        INSERT INTO usage_timeline_pending
+        SELECT n.organization_id, min(n.start_time), max(n.end_time), false
+        FROM new_rows n JOIN old_rows o ON o.id = n.id
+        WHERE (o.user_id, o.team_id) IS DISTINCT FROM (n.user_id, n.team_id)
+        GROUP BY n.organization_id;
     END IF;
     RETURN NULL;
 END;

@@ -38,7 +38,8 @@ def queries(client, path: str, params: dict) -> list[str]:
 
 
 def reading_sessions(sql: list[str]) -> list[str]:
-    return [q for q in sql if "usage_usageevent" in q]
+    """The statements reading the sessions, or the organization's slots of them (usage.rollup)."""
+    return [q for q in sql if "usage_usageevent" in q or "usage_org_slots" in q]
 
 
 @pytest.mark.parametrize("grouping", ["org", "device", "team", "device_user"])
