@@ -32,6 +32,11 @@ alone. A TRUNCATE of the sessions empties them.
 from __future__ import annotations
 
 SLOT_SECONDS = 300
+# The most bits a slot's bitmap of one kind may have: an organization with more devices, users or
+# teams keeps none of that kind, and its distinct counts of them are read off the sessions. Each
+# slot's piece of a session sets one bit of a bitmap that long; at 5,000 devices (625 bytes) a
+# year of 10M sessions took 4 minutes to sum up, and 50,000 users would take ten times as long.
+SLOT_BITS_MAX = 8192
 
 # Recompute org's slots from the slot of ``lo`` to the one of the last instant of the sessions
 # starting in [lo, hi] (their timeline values may just have changed) or of ``hi`` (the end of a
@@ -60,8 +65,11 @@ CREATE TABLE IF NOT EXISTS usage_rollup_bits (
     PRIMARY KEY (organization_id, kind, entity)
 );
 
+-- Without nested loops: planned on an import's fresh rows (no statistics yet), each session's
+-- bits were looked up by a nested loop over all the organization's bits (a million sessions times
+-- 500 devices of comparisons); hash joins cost the same at any estimate.
 CREATE OR REPLACE FUNCTION usage_rollup_refresh_span(p_org uuid, p_lo timestamptz, p_hi timestamptz)
-RETURNS void LANGUAGE plpgsql SET jit = off AS $$
+RETURNS void LANGUAGE plpgsql SET jit = off SET enable_nestloop = off AS $$
 DECLARE
     step constant interval := interval '300 seconds';
     origin constant timestamptz := timestamptz '2000-01-01 00:00:00+00';
@@ -69,6 +77,9 @@ DECLARE
     since timestamptz;
     a timestamptz;
     b timestamptz;
+    nd integer;
+    nu integer;
+    nt integer;
     zd varbit;
     zu varbit;
     zt varbit;
@@ -98,11 +109,14 @@ BEGIN
     WHERE NOT EXISTS (
         SELECT FROM usage_rollup_bits x WHERE x.organization_id = p_org AND x.kind = n.kind AND x.entity = n.entity
     );
-    SELECT repeat('0', coalesce(max(bit) FILTER (WHERE kind = 'd') + 1, 0))::varbit,
-           repeat('0', coalesce(max(bit) FILTER (WHERE kind = 'u') + 1, 0))::varbit,
-           repeat('0', coalesce(max(bit) FILTER (WHERE kind = 't') + 1, 0))::varbit
-    INTO zd, zu, zt
+    SELECT coalesce(max(bit) FILTER (WHERE kind = 'd') + 1, 0), coalesce(max(bit) FILTER (WHERE kind = 'u') + 1, 0),
+           coalesce(max(bit) FILTER (WHERE kind = 't') + 1, 0)
+    INTO nd, nu, nt
     FROM usage_rollup_bits WHERE organization_id = p_org;
+    -- No bitmaps of a kind with more bits than SLOT_BITS_MAX (null: set_bit and bit_or give null).
+    zd := CASE WHEN nd <= SLOT_BITS_MAX THEN repeat('0', nd)::varbit END;
+    zu := CASE WHEN nu <= SLOT_BITS_MAX THEN repeat('0', nu)::varbit END;
+    zt := CASE WHEN nt <= SLOT_BITS_MAX THEN repeat('0', nt)::varbit END;
 
     INSERT INTO usage_org_slots
     SELECT p_org, p.slot, coalesce(sum(p.secs), 0), count(*) FILTER (WHERE p.starts_here),
@@ -163,6 +177,8 @@ FROM (
     SELECT organization_id, min(start_time) AS lo, max(start_time) AS hi FROM usage_usageevent
     GROUP BY organization_id ORDER BY organization_id
 ) x;
+-- Statistics now: a year of day bins was sorted (0.3 s at 10M sessions) on an estimate of 12 slots.
+ANALYZE usage_org_slots, usage_rollup_bits;
 """
 
 
@@ -178,4 +194,5 @@ def install(*, using: str = "default") -> None:
         cursor.execute("SELECT to_regclass('usage_usageevent')")
         if cursor.fetchone()[0] is None:
             return
-    install_once(name="usage.rollup", ddl=INSTALL, using=using, relation="usage_usageevent")
+    ddl = INSTALL.replace("SLOT_BITS_MAX", str(SLOT_BITS_MAX))
+    install_once(name="usage.rollup", ddl=ddl, using=using, relation="usage_usageevent")

@@ -25,6 +25,7 @@ from tests.usage_helpers import make_device, utc
 from usage.binning import make_bins
 from usage.models import Device, Organization, Team, UsageEvent, User
 from usage.reporting import SLOT_METRICS, Filters, ReportSpec, build_report_sql
+from usage.rollup import SLOT_BITS_MAX
 
 pytestmark = pytest.mark.django_db
 
@@ -202,3 +203,27 @@ def test_emptying_the_sessions_table_empties_the_slots(people):
         cursor.execute("TRUNCATE usage_usageevent")
         cursor.execute("SELECT (SELECT count(*) FROM usage_org_slots), (SELECT count(*) FROM usage_rollup_bits)")
         assert cursor.fetchone() == (0, 0)
+
+
+def test_an_organization_with_more_users_than_a_bitmap_holds_counts_them_off_the_sessions(people):
+    d0, d1 = people["devices"][:2]
+    org = d0.organization
+    u0, u1 = people["users"][:2]
+    with connection.cursor() as cursor:
+        # As if SLOT_BITS_MAX users of the organization had had sessions before.
+        cursor.execute(
+            "INSERT INTO usage_rollup_bits SELECT %s, 'u', 'gone-' || i, i FROM generate_series(0, %s - 1) i",
+            [org.id, SLOT_BITS_MAX],
+        )
+    for device, user, start, end in (
+        (d0, u0, "2024-03-08 10:10", "2024-03-08 10:20"),
+        (d1, u1, "2024-03-08 10:30", "2024-03-08 11:10"),
+        (d1, u0, "2024-03-08 11:30", "2024-03-08 11:40"),
+    ):
+        UsageEvent.objects.create(organization=org, device=device, user=user, start_time=utc(start), end_time=utc(end))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), count(users), count(devices) FROM usage_org_slots WHERE users IS NULL")
+        assert cursor.fetchone() == (12, 0, 12)  # every slot with time keeps its devices, none its users
+    bins = make_bins(start=utc("2024-03-08 10:00"), end=utc("2024-03-08 12:00"), tz=ZoneInfo("UTC"), bin_size="hour")
+    spec = ReportSpec(organization_id=org.id, bins=bins, metrics=("user_count", "device_count", "total_time"))
+    assert report(spec, slots=True) == report(spec, slots=False) == [(1, 2, 2, 2400.0), (2, 2, 1, 1200.0)]
