@@ -35,7 +35,10 @@ DAYS = "apps_analytics_appday"
 USER_YEARS = "apps_analytics_appuseryear"
 REPORTS = "apps_analytics_appusagereport"
 
+# The reports' writers first (as the triggers' creation would), so that none of them holds the
+# reports while waiting for a summary table that this transaction holds.
 TABLES = f"""
+LOCK TABLE {REPORTS} IN SHARE ROW EXCLUSIVE MODE;
 CREATE TABLE IF NOT EXISTS {DAYS} (
     client_id uuid NOT NULL,
     application_id uuid NOT NULL,
