@@ -302,9 +302,10 @@ def _app_users_sql(*, app_id: UUID | None, members: str | None) -> str:
     scope's departments) with a report row in period ``idx``, one row each.
 
     Read from the per-user summaries (``apps_analytics.rollup``): a user's days of an app in a
-    year are the bits of ``days``; the period's days of that year are bits ``lo`` to ``hi``, so
-    the user was active in the period when ``days / 2^(lo-1)`` (whole part) modulo ``2^(hi-lo+1)``
-    is not zero. One row per (app, user) and year, where the report rows are one per day.
+    year are the bits of ``days`` (bit k: day k + 1); the period's days of that year are days
+    ``lo`` to ``hi``, so the user was active in the period when ``days`` modulo ``2^hi`` (its bits
+    up to day ``hi``; all of them when ``hi`` ends the year: no division) is at least
+    ``2^(lo-1)``. One row per (app, user) and year, where the report rows are one per day.
     """
     conditions = ["u.client_id = %(client_id)s", "u.year BETWEEN %(first_year)s AND %(last_year)s"]
     if app_id is not None:
@@ -319,8 +320,9 @@ def _app_users_sql(*, app_id: UUID | None, members: str | None) -> str:
             GROUP BY u.application_id, u.user_id, u.year
         ),
         period_years AS MATERIALIZED (  -- the powers once per period and year, not once per user
-            SELECT p.idx, y.year, trunc(power(2::numeric, y.lo - 1)) AS below,
-                   trunc(power(2::numeric, y.hi - y.lo + 1)) AS span
+            SELECT p.idx, y.year, trunc(power(2::numeric, y.lo - 1)) AS first_bit,
+                   trunc(power(2::numeric, y.hi)) AS past_last_bit,
+                   y.hi = extract(doy FROM make_date(y.year, 12, 31))::int AS to_year_end
             FROM periods p CROSS JOIN LATERAL (
                 SELECT year, extract(doy FROM greatest(p.start_date, make_date(year, 1, 1)))::int AS lo,
                        extract(doy FROM least(p.end_date, make_date(year, 12, 31)))::int AS hi
@@ -330,7 +332,7 @@ def _app_users_sql(*, app_id: UUID | None, members: str | None) -> str:
         app_users AS (
             SELECT DISTINCT py.idx, d.application_id, d.user_id
             FROM user_days d JOIN period_years py ON py.year = d.year
-            WHERE mod(div(d.days, py.below), py.span) > 0
+            WHERE CASE WHEN py.to_year_end THEN d.days ELSE mod(d.days, py.past_last_bit) END >= py.first_bit
         )"""
 
 

@@ -307,3 +307,29 @@ def test_writers_of_the_same_app_day_do_not_wait_for_each_other():
         "active_time_ms": 1500 + 500 + 200,
         "session_count": 1 + 5 + 2,
     }
+
+
+def test_the_distinct_users_of_every_period_around_a_leap_years_end(world):
+    """Each user's active days are bits of one number a year: periods that start or end at a year's
+    edge, or on its 366th day, count exactly the users with a day in them."""
+    app = world["apps"][0]
+    ann, bob, cid = world["users"][:3]
+    active = {
+        ann: [date(2024, 12, 30)],
+        bob: [date(2024, 12, 31), date(2025, 1, 2)],  # 2024-12-31 is the 366th day: the year's last bit
+        cid: [date(2024, 12, 24), date(2025, 1, 5)],  # just outside the window
+    }
+    for person, days in active.items():
+        for day in days:
+            report(app, person, day.isoformat(), 1000, 1)
+    reader = api_client(token_for("reader", app.client))
+    window = [date(2024, 12, 28) + timedelta(days=n) for n in range(8)]  # Dec 28 to Jan 4
+    for start in window:
+        for end in (day for day in window if day >= start):
+            response = reader.get(
+                f"/v2/clients/{app.client_id}/analytics/apps/{app.id}/utilization",
+                {"granularity": "monthly", "start_date": start.isoformat(), "end_date": end.isoformat()},
+            )
+            expected_users = sum(1 for days in active.values() if any(start <= day <= end for day in days))
+            assert response.status_code == 200
+            assert response.json()["unique_users"]["value"] == expected_users, (start, end)
