@@ -260,11 +260,13 @@ def _utilization_sql(
                    AVG(active_ms::numeric) AS ms_per_day
             FROM per_day GROUP BY idx, application_id, date_trunc(%(bucket)s, activity_date::timestamp)
         ),
-        per_bucket_totals AS (
+        -- Computed once each, whatever the row estimates (summaries not analyzed yet after a bulk
+        -- load): inlined, a nested loop over the apps could compute them once per app.
+        per_bucket_totals AS MATERIALIZED (
             SELECT idx, application_id, {aggregates["per_bucket"]} FROM per_bucket GROUP BY idx, application_id
         ),
         {_app_users_sql(app_id=app_id, members=members)},
-        app_user_totals AS (
+        app_user_totals AS MATERIALIZED (
             SELECT idx, application_id, {aggregates["app_users"]} FROM app_users GROUP BY idx, application_id
         )
         SELECT a.id AS app_id, a.name, {", ".join(columns)}

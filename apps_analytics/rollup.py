@@ -149,6 +149,7 @@ INSERT INTO {USER_YEARS}
 SELECT client_id, application_id, user_id, extract(year FROM activity_date)::int,
        sum(trunc(power(2::numeric, extract(doy FROM activity_date)::int - 1)))
 FROM {REPORTS} GROUP BY 1, 2, 3, 4;
+ANALYZE {DAYS}, {USER_YEARS};
 """
 
 
