@@ -3,6 +3,7 @@ from django.db.models.signals import post_migrate
 
 
 def _after_migrate(sender, *, using: str, **kwargs) -> None:
+    from apps_analytics import rollup
     from apps_analytics.models import Application, AppUsageReport, Client, ClientUser, Department
     from core import versions
 
@@ -11,6 +12,7 @@ def _after_migrate(sender, *, using: str, **kwargs) -> None:
         versions.track(table=model._meta.db_table, tenant="client", column="client_id", area="apps", using=using)
     versions.track(table=Client._meta.db_table, tenant="client", column="id", area="apps", using=using)
     versions.track(table=ClientUser.departments.through._meta.db_table, area="apps", using=using)
+    rollup.install(using=using)  # the reports' per-day and per-user summaries (apps_analytics.rollup)
 
 
 class AppsAnalyticsConfig(AppConfig):

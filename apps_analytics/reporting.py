@@ -2,10 +2,11 @@
 
 Everything is aggregated in PostgreSQL, one query per report, always parameterized. The period
 metrics (detail and list) share one query builder, so the app detail cards and the App
-Utilization list use the same formulas. That query reads the report rows once, summed per
-(app, day): active time, sessions and the per-bucket daily means all follow from those sums. The
-distinct users are not counted from the rows at all but by a loose index scan of the unique
-(application, user, activity_date) index, one index probe per (app, user) pair.
+Utilization list use the same formulas. That query reads the reports' per-day sums of each app
+once (``apps_analytics.rollup``, kept by triggers; the report rows themselves for a department
+scope): active time, sessions and the per-bucket daily means all follow from those sums. The
+distinct users come from the per-user summaries of the same module, one row per (app, user) and
+year holding the user's active days as bits.
 
 Dates are local dates of the client (``activity_date`` is stored that way), so no time zone
 arithmetic happens here.
@@ -20,6 +21,7 @@ from fractions import Fraction
 from typing import Any
 from uuid import UUID
 
+from apps_analytics import rollup
 from apps_analytics.models import Application, AppUsageReport, ClientUser
 from core.routers import report_connection
 
@@ -209,9 +211,10 @@ def _utilization_sql(
 ) -> str:
     """Per app of the client: every period metric for the primary period and, if asked, the comparison.
 
-    The report rows are read once, grouped by (app, day) (a parallel hash aggregate), and each
-    period takes the days it contains, so the periods may overlap. Columns: app_id, name, then each
-    metric, then ``compare_<metric>`` (NULL without comparison).
+    The per-day sums of each app (``_per_day_sql``) are read once, and each period takes the days
+    it contains, so the periods may overlap; the distinct users come from the per-user summaries
+    (``_app_users_sql``). Columns: app_id, name, then each metric, then ``compare_<metric>`` (NULL
+    without comparison).
     """
     periods = [scope.period] if compare is None else [scope.period, compare]
     for idx, period in enumerate(periods):
@@ -220,36 +223,35 @@ def _utilization_sql(
         f"r.activity_date BETWEEN %(start_{idx})s AND %(end_{idx})s" for idx in range(len(periods))
     )
     params["bucket"] = GRANULARITY_UNITS[granularity]
+    params["first_year"] = min(period.start.year for period in periods)
+    params["last_year"] = max(period.end.year for period in periods)
     where = _scope_filter(scope, params, app_id=app_id)
     members = _members_sql(scope, params)
     period_rows = ", ".join(f"({idx}, %(start_{idx})s::date, %(end_{idx})s::date)" for idx in range(len(periods)))
-    bucket_aggregates = ", ".join(
-        f"{metric.aggregate} AS {name}" for name, metric in PERIOD_METRICS.items() if metric.source == "per_bucket"
-    )
+    aggregates = {
+        source: ", ".join(
+            f"{metric.aggregate} AS {name}" for name, metric in PERIOD_METRICS.items() if metric.source == source
+        )
+        for source in ("per_bucket", "app_users")
+    }
     joins, columns = [], []
     for idx, prefix in enumerate(("", "compare_")):
         if idx < len(periods):
             joins.append(f"LEFT JOIN per_bucket_totals t{idx} ON t{idx}.application_id = a.id AND t{idx}.idx = {idx}")
+            joins.append(f"LEFT JOIN app_user_totals u{idx} ON u{idx}.application_id = a.id AND u{idx}.idx = {idx}")
         for name, metric in PERIOD_METRICS.items():
             if idx >= len(periods):
                 value = "NULL::bigint"
-            elif metric.source == "per_bucket":
-                value = f"COALESCE(t{idx}.{name}, 0)::bigint"
             else:
-                value = f"({_app_users_sql(idx=idx, aggregate=metric.aggregate, members=members)})::bigint"
+                totals = "t" if metric.source == "per_bucket" else "u"
+                value = f"COALESCE({totals}{idx}.{name}, 0)::bigint"
             columns.append(f"{value} AS {prefix}{name}")
     app_filter = "AND a.id = %(app_id)s" if app_id is not None else ""
     return f"""
         WITH periods (idx, start_date, end_date) AS (VALUES {period_rows}),
         per_day AS (
             SELECT p.idx, d.application_id, d.activity_date, d.active_ms, d.sessions
-            FROM (
-                SELECT r.application_id, r.activity_date,
-                       SUM(r.total_active_ms) AS active_ms, SUM(r.total_session_count) AS sessions
-                FROM {REPORTS} r
-                WHERE {where} AND ({in_any_period})
-                GROUP BY r.application_id, r.activity_date
-            ) AS d
+            FROM ({_per_day_sql(scope, where=where, in_any_period=in_any_period)}) AS d
             JOIN periods p ON d.activity_date BETWEEN p.start_date AND p.end_date
         ),
         per_bucket AS (
@@ -258,8 +260,14 @@ def _utilization_sql(
                    AVG(active_ms::numeric) AS ms_per_day
             FROM per_day GROUP BY idx, application_id, date_trunc(%(bucket)s, activity_date::timestamp)
         ),
-        per_bucket_totals AS (
-            SELECT idx, application_id, {bucket_aggregates} FROM per_bucket GROUP BY idx, application_id
+        -- Computed once each, whatever the row estimates (summaries not analyzed yet after a bulk
+        -- load): inlined, a nested loop over the apps could compute them once per app.
+        per_bucket_totals AS MATERIALIZED (
+            SELECT idx, application_id, {aggregates["per_bucket"]} FROM per_bucket GROUP BY idx, application_id
+        ),
+        {_app_users_sql(app_id=app_id, members=members)},
+        app_user_totals AS MATERIALIZED (
+            SELECT idx, application_id, {aggregates["app_users"]} FROM app_users GROUP BY idx, application_id
         )
         SELECT a.id AS app_id, a.name, {", ".join(columns)}
         FROM {APPLICATIONS} a
@@ -268,30 +276,66 @@ def _utilization_sql(
     """
 
 
-def _app_users_sql(*, idx: int, aggregate: str, members: str | None) -> str:
-    """``aggregate`` over the users of app ``a`` with a row in period ``idx``: a loose index scan.
+def _per_day_sql(scope: Scope, *, where: str, in_any_period: str) -> str:
+    """Per (app, day) with report rows in the scope: ``active_ms`` and ``sessions`` summed.
 
-    Each step jumps to the next user of the app with a row in the period (ORDER BY user_id LIMIT 1
-    on the unique (application, user, activity_date) index, index only), so the cost is one index
-    probe per (app, user) pair instead of a hash aggregate over every report row (~4 s of CPU for
-    10M rows). A report row's client is its application's (the writers check it), so app ``a`` of
-    the client scopes the rows.
+    From the per-day summaries (``apps_analytics.rollup``: one row per app and day instead of one
+    per user) unless the scope has departments: the sums of some users' rows are not kept.
     """
-    in_scope = f" WHERE u.user_id IN ({members})" if members is not None else ""
-    return (
-        f"WITH RECURSIVE users (user_id) AS (({_next_user_sql(idx=idx, after=None)}) "
-        f"UNION ALL SELECT n.user_id FROM users p CROSS JOIN LATERAL ({_next_user_sql(idx=idx, after='p')}) AS n) "
-        f"SELECT {aggregate} FROM users u{in_scope}"
-    )
+    if scope.department_ids:
+        return f"""
+            SELECT r.application_id, r.activity_date,
+                   SUM(r.total_active_ms) AS active_ms, SUM(r.total_session_count) AS sessions
+            FROM {REPORTS} r
+            WHERE {where} AND ({in_any_period})
+            GROUP BY r.application_id, r.activity_date
+        """
+    return f"""
+        SELECT r.application_id, r.activity_date, SUM(r.active_ms) AS active_ms, SUM(r.sessions) AS sessions
+        FROM {rollup.DAYS} r
+        WHERE {where} AND ({in_any_period})
+        GROUP BY r.application_id, r.activity_date
+        HAVING SUM(r.reports) > 0
+    """
 
 
-def _next_user_sql(*, idx: int, after: str | None) -> str:
-    """The first user of app ``a`` with a row in period ``idx`` (after the user of row ``after``, if given)."""
-    following = f" AND r.user_id > {after}.user_id" if after else ""
-    return (
-        f"SELECT r.user_id FROM {REPORTS} r WHERE r.application_id = a.id{following}"
-        f" AND r.activity_date BETWEEN %(start_{idx})s AND %(end_{idx})s ORDER BY r.user_id LIMIT 1"
-    )
+def _app_users_sql(*, app_id: UUID | None, members: str | None) -> str:
+    """CTEs ending in ``app_users (idx, application_id, user_id)``: the users of each app (in the
+    scope's departments) with a report row in period ``idx``, one row each.
+
+    Read from the per-user summaries (``apps_analytics.rollup``): a user's days of an app in a
+    year are the bits of ``days`` (bit k: day k + 1); the period's days of that year are days
+    ``lo`` to ``hi``, so the user was active in the period when ``days`` modulo ``2^hi`` (its bits
+    up to day ``hi``; all of them when ``hi`` ends the year: no division) is at least
+    ``2^(lo-1)``. One row per (app, user) and year, where the report rows are one per day.
+    """
+    conditions = ["u.client_id = %(client_id)s", "u.year BETWEEN %(first_year)s AND %(last_year)s"]
+    if app_id is not None:
+        conditions.append("u.application_id = %(app_id)s")
+    if members is not None:
+        conditions.append(f"u.user_id IN ({members})")
+    return f"""
+        user_days AS (
+            SELECT u.application_id, u.user_id, u.year, SUM(u.days) AS days
+            FROM {rollup.USER_YEARS} u
+            WHERE {" AND ".join(conditions)}
+            GROUP BY u.application_id, u.user_id, u.year
+        ),
+        period_years AS MATERIALIZED (  -- the powers once per period and year, not once per user
+            SELECT p.idx, y.year, trunc(power(2::numeric, y.lo - 1)) AS first_bit,
+                   trunc(power(2::numeric, y.hi)) AS past_last_bit,
+                   y.hi = extract(doy FROM make_date(y.year, 12, 31))::int AS to_year_end
+            FROM periods p CROSS JOIN LATERAL (
+                SELECT year, extract(doy FROM greatest(p.start_date, make_date(year, 1, 1)))::int AS lo,
+                       extract(doy FROM least(p.end_date, make_date(year, 12, 31)))::int AS hi
+                FROM generate_series(extract(year FROM p.start_date)::int, extract(year FROM p.end_date)::int) AS year
+            ) AS y
+        ),
+        app_users AS (
+            SELECT DISTINCT py.idx, d.application_id, d.user_id
+            FROM user_days d JOIN period_years py ON py.year = d.year
+            WHERE CASE WHEN py.to_year_end THEN d.days ELSE mod(d.days, py.past_last_bit) END >= py.first_bit
+        )"""
 
 
 def _with_deltas(row: dict[str, Any]) -> dict[str, Any]:

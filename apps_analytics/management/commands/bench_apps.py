@@ -6,7 +6,10 @@ It creates its own throwaway database on the same PostgreSQL server (``bench_app
 the way the test runner does (``connection.creation.create_test_db``: the default connection is
 pointed at it and migrations run), generates one client with N users, M apps and about R report
 rows over one year with ``generate_series`` (in SQL, in one transaction), then times the endpoints
-through the API (Django's test client with a real bearer token of a granted, non-staff user).
+through the API (Django's test client with a real bearer token of a granted, non-staff user):
+wall time and the PostgreSQL backend's CPU (its parallel workers' not included). The answers are
+computed for every request (the report cache is a dummy cache while timing), unless ``--cached``
+asks for the time of a cached answer.
 The database is dropped at the end unless ``--keep`` is given; a kept database is reused by the
 next ``--keep`` run when it holds the same sizes, which skips the generation.
 """
@@ -20,12 +23,16 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.test import Client as TestClient
+from django.test.utils import override_settings
 
+from apps_analytics import rollup
 from apps_analytics.models import Application, AppUsageReport, Client, ClientGrant, ClientUser, Department
+from core.management.commands.bench_import import backend_cpu_seconds
 from core.models import ApiToken
 
 YEAR_START = date(2025, 1, 1)
@@ -33,6 +40,7 @@ YEAR_END = date(2025, 12, 31)
 DEPARTMENTS = 10
 # Each app is used by one user in USERS_PER_APP_STRIDE; each such user is active on a random share of the days.
 USERS_PER_APP_STRIDE = 4
+DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
 
 
 @contextmanager
@@ -79,6 +87,9 @@ class Command(BaseCommand):
         parser.add_argument("--rows", type=int, default=10_000_000, help="Approximate number of report rows.")
         parser.add_argument("--repeat", type=int, default=5, help="Timed requests per endpoint (after one warm-up).")
         parser.add_argument("--keep", action="store_true", help="Keep the database, and reuse a kept one.")
+        parser.add_argument(
+            "--cached", action="store_true", help="Time cached answers (by default every answer is computed)."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["users"] < USERS_PER_APP_STRIDE or options["apps"] < 1 or options["rows"] < 1:
@@ -92,7 +103,7 @@ class Command(BaseCommand):
         )
         try:
             client = self._client(users=options["users"], apps=options["apps"], rows=options["rows"])
-            self._time_endpoints(client, repeat=options["repeat"])
+            self._time_endpoints(client, repeat=options["repeat"], cached=options["cached"])
         finally:
             connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=options["keep"])
 
@@ -108,7 +119,9 @@ class Command(BaseCommand):
             client = Client.objects.create(name=name, timezone="Europe/Paris")
             self._generate(client, users=users, apps=apps, rows=rows)
         with connection.cursor() as cursor:
-            cursor.execute(f"VACUUM ANALYZE {AppUsageReport._meta.db_table}")
+            # The reports and their summaries (kept by triggers: apps_analytics.rollup), as autovacuum would.
+            for table in (AppUsageReport._meta.db_table, rollup.DAYS, rollup.USER_YEARS):
+                cursor.execute(f"VACUUM ANALYZE {table}")
         count = AppUsageReport.objects.count()
         self.stdout.write(f"Generated {count:,} report rows in {time.perf_counter() - started:.1f} s.")
         return client
@@ -156,7 +169,7 @@ class Command(BaseCommand):
         with bulk_load(AppUsageReport._meta.db_table), connection.cursor() as cursor:
             cursor.execute(load, params)
 
-    def _time_endpoints(self, client: Client, *, repeat: int) -> None:
+    def _time_endpoints(self, client: Client, *, repeat: int, cached: bool) -> None:
         user, _ = get_user_model().objects.get_or_create(username="bench")
         ClientGrant.objects.get_or_create(user=user, client=client)
         _, raw = ApiToken.issue(user=user, name="bench")
@@ -187,22 +200,31 @@ class Command(BaseCommand):
             ("activity, 1 year, user-count", f"{base}/analytics/apps/{app.id}/activity?metric=user-count&{year}"),
             ("users of one app, 1 year", f"{base}/analytics/apps/{app.id}/utilization/users?{year}"),
         ]
-        self.stdout.write(f"{'endpoint':<45} {'min ms':>9} {'median ms':>10} {'max ms':>9}")
-        for label, url in cases:
-            timings = self._time(http, url, repeat=repeat)
-            self.stdout.write(
-                f"{label:<45} {min(timings):>9.1f} {statistics.median(timings):>10.1f} {max(timings):>9.1f}"
-            )
+        self.stdout.write("Cached answers." if cached else "Every answer computed (the report cache is off).")
+        self.stdout.write(f"{'endpoint':<45} {'min ms':>9} {'median ms':>10} {'max ms':>9} {'CPU ms':>8}")
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            (pid,) = cursor.fetchone()
+        reports_cache = settings.CACHES["reports"] if cached else {"BACKEND": DUMMY_CACHE}
+        with override_settings(CACHES={**settings.CACHES, "reports": reports_cache}):
+            for label, url in cases:
+                timings = self._time(http, url, repeat=repeat, pid=pid)
+                walls = [wall for wall, _ in timings]
+                cpu = statistics.median(cpu for _, cpu in timings)
+                self.stdout.write(
+                    f"{label:<45} {min(walls):>9.1f} {statistics.median(walls):>10.1f} {max(walls):>9.1f} {cpu:>8.0f}"
+                )
 
-    def _time(self, http: TestClient, url: str, *, repeat: int) -> list[float]:
+    def _time(self, http: TestClient, url: str, *, repeat: int, pid: int) -> list[tuple[float, float]]:
+        """(wall ms, backend CPU ms) of each request but the first."""
         timings = []
         for attempt in range(repeat + 1):
-            started = time.perf_counter()
+            cpu_before, started = backend_cpu_seconds(pid), time.perf_counter()
             # secure=True: production settings redirect plain HTTP to HTTPS.
             response = http.get(url, secure=True)
-            elapsed = (time.perf_counter() - started) * 1000
+            elapsed, cpu_after = (time.perf_counter() - started) * 1000, backend_cpu_seconds(pid)
             if response.status_code != 200:
                 raise CommandError(f"{url} answered {response.status_code}: {response.content[:500]!r}")
             if attempt:  # the first request warms caches and is not counted
-                timings.append(elapsed)
+                timings.append((elapsed, ((cpu_after or 0.0) - (cpu_before or 0.0)) * 1000))
         return timings
