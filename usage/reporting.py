@@ -696,7 +696,10 @@ def build_report_sql(
     if any(m.device_set for m in metrics):
         on = " AND ".join(f"dv.{k} = r.{k}" for k in keys)
         joins.append(f"LEFT JOIN devices dv ON {on}" if keys else "CROSS JOIN devices dv")
-    select = ", ".join(["r.rb", *label_cols, *metric_out])
+    # Named after their metrics: a caller may select them from this query as a subquery.
+    select = ", ".join(
+        ["r.rb", *label_cols, *(f"{m} AS {name}" for m, name in zip(metric_out, spec.metrics, strict=True))]
+    )
     sql = f"""
         WITH {" ".join(label_ctes)}{bit_ctes}
         spans AS ({spans}),
