@@ -175,13 +175,16 @@ def float_text_sql(x: str, *, style: str) -> str:
 
 def json_value_sql(x: str, *, kind: str) -> str:
     """SQL writing the value of ``x`` as orjson does, ``null`` for NULL: ``kind`` is ``float``
-    (float8), ``integer`` or ``text`` (escaped as orjson escapes: PostgreSQL's JSON escapes are the same)."""
+    (float8), ``integer``, ``text`` (escaped as orjson escapes: PostgreSQL's JSON escapes are the same)
+    or ``json`` (a JSON text already)."""
     if kind == "float":
         return f"coalesce({float_text_sql(x, style='json')}, 'null')"
     if kind == "integer":
         return f"coalesce(({x})::text, 'null')"
     if kind == "text":
         return f"coalesce(to_json(({x})::text)::text, 'null')"
+    if kind == "json":  # already a JSON text
+        return f"coalesce({x}, 'null')"
     raise ValueError(f"unknown JSON kind {kind!r}")
 
 
@@ -220,22 +223,17 @@ def csv_rows_response(
     return response
 
 
-def csv_lines_sql(cells: Sequence[tuple[str, bool]], source: str) -> str:
-    """SQL of the CSV lines (each with its newline) of ``source`` (a FROM item), one a row, of the
-    ``(sql, text)`` cells (``csv_cell_sql``): NULL is an empty cell, and a ``text`` cell holding a
-    comma, a quote, "\\n" or "\\r" is quoted, as ``csv_stream`` (and ``COPY``) quote them. Other
-    cells (numbers, times) never hold one. Each cell is computed once (OFFSET 0 keeps the cells'
-    query from being merged into the lines', which would repeat them)."""
-    columns = ", ".join(f"{sql} AS c{i}" for i, (sql, _) in enumerate(cells))
-    parts = [
-        f"""coalesce(CASE WHEN q.c{i} ~ '[,"\\r\\n]' THEN '"' || replace(q.c{i}, '"', '""') || '"' """
-        f"ELSE q.c{i} END, '')"
-        if text
-        else f"coalesce((q.c{i})::text, '')"
-        for i, (_, text) in enumerate(cells)
-    ]
-    line = " || ',' || ".join(parts) + " || E'\\n'"
-    return f"SELECT {line} FROM (SELECT {columns} FROM {source} OFFSET 0) AS q"
+def csv_quoted_sql(cell: str) -> str:
+    """SQL of a cell (``csv_cell_sql``) as written into a CSV line: quoted when it holds a comma, a
+    quote, "\\n" or "\\r", as ``csv_stream`` (and ``COPY``) quote it. ``cell`` is evaluated up to
+    three times: use it where it is computed once per group (``build_report_sql``'s ``labels_as``)."""
+    return f"""CASE WHEN {cell} ~ '[,"\\r\\n]' THEN '"' || replace({cell}, '"', '""') || '"' ELSE {cell} END"""
+
+
+def csv_line_sql(cells: Sequence[str]) -> str:
+    """SQL of a CSV line, with its newline, of cells written as they are (numbers, times, or
+    ``csv_quoted_sql``'s); NULL is an empty cell."""
+    return " || ',' || ".join(f"coalesce(({cell})::text, '')" for cell in cells) + " || E'\\n'"
 
 
 def _spooled(spool: IO[bytes]) -> Iterator[bytes]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -23,7 +23,8 @@ from usage.api.output import (
     csv_cell_sql,
     csv_copy_response,
     csv_copy_statement,
-    csv_lines_sql,
+    csv_line_sql,
+    csv_quoted_sql,
     csv_rows_response,
     json_object_sql,
     json_rows_response,
@@ -170,34 +171,44 @@ def report_fields(report: Report) -> list[str]:
     )
 
 
-def _name_array(values: Iterable[str]) -> str:
-    """An array literal of bin times (``format_local``: digits, dashes, colons and a space)."""
-    values = list(values)
+def _name_array(values: list[str]) -> str:
+    """An array literal of bin times (``format_local``: digits, dashes, colons and a space), each
+    maybe between double quotes (escaped here)."""
     if not all(_BIN_TIME.fullmatch(v) for v in values):
         raise ValueError("bin times are written YYYY-MM-DD HH:MM:SS")
-    return "{" + ",".join(f'"{v}"' for v in values) + "}"
+    return "{" + ",".join('"' + v.replace('"', '\\"') + '"' for v in values) + "}"
 
 
-_BIN_TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d")
+_BIN_TIME = re.compile(r'"?\d{4}-\d\d-\d\d \d\d:\d\d:\d\d"?')
 
 
 def report_text_sql(spec: ReportSpec, *, unit: str, fmt: str) -> tuple[str, dict[str, Any]]:
-    """The report's rows as PostgreSQL writes them for ``COPY``: with ``fmt`` json each the text of
-    its JSON object, with csv its cells; byte for byte what ``report_rows`` gives ``report_response``.
+    """SQL of the report's rows as text, and its parameters: with ``fmt`` json each row the text of
+    its JSON object, with csv its CSV line; byte for byte what ``report_response`` writes of
+    ``report_rows``. Its order is the report query's (a subquery with ORDER BY stays whole).
 
-    Python formatting a row cost more than the report's query (a year of device/hour bins: 1.1M
-    rows). The bin times are written once per bin here and looked up by bin: ``name`` is a
-    fixed-width type, so an element of a ``name[]`` is found in constant time (a ``text[]`` is
-    walked from its start).
+    Python formatting the rows cost more than the report's query (a year of device/hour bins: 1.1M
+    rows). Here labels are written once per group (``build_report_sql``'s ``labels_as``) and bin
+    times once per bin, then looked up by bin: ``name`` is a fixed-width type, so an element of a
+    ``name[]`` is found in constant time (a ``text[]`` is walked from its start).
     """
-    sql, params = build_report_sql(spec)
-    bins = spec.bins
-    params.update(
-        bin_labels=_name_array(format_local(label) for label in bins.labels),
-        bin_times=_name_array(format_local(bins.local(i)) for i in range(len(bins) + 1)),
-    )
+    json = fmt == "json"
     labels = report_labels(spec)
     fields = report_text_fields(spec)
+    kinds = {name: _kind(name) for name in fields}
+    typed = {name: "plain" if kind == "integer" else kind for name, kind in kinds.items() if kind != "text"}
+    cell = csv_cell_sql(typed, TRUSTED_FIELDS)
+    if json:  # labels, times and unit come as JSON texts; times and unit need no escapes
+        sql, params = build_report_sql(spec, labels_as=lambda label: json_value_sql(label, kind="text"))
+        kinds.update(dict.fromkeys([*labels, "datetime", "start_time", "end_time", "unit"], "json"))
+    else:  # labels come as CSV cells, neutralized and quoted
+        sql, params = build_report_sql(spec, labels_as=lambda label: csv_quoted_sql(cell("label", label)))
+    quote = '"' if json else ""
+    bins = spec.bins
+    params.update(
+        bin_labels=_name_array([quote + format_local(label) + quote for label in bins.labels]),
+        bin_times=_name_array([quote + format_local(bins.local(i)) + quote for i in range(len(bins) + 1)]),
+    )
     divisor = UNITS[unit]
     values = {
         "datetime": "(%(bin_labels)s::name[])[r.rb]::text",
@@ -208,16 +219,14 @@ def report_text_sql(spec: ReportSpec, *, unit: str, fmt: str) -> tuple[str, dict
             for name in spec.metrics
         },
         **{name: f"r.{name}" for name in labels},
-        "unit": "'" + unit + "'::text",
+        "unit": f"'{quote}{unit}{quote}'::text",  # a name of UNITS
     }
-    kinds = {name: _kind(name) for name in fields}
     source = f"({sql}) AS r"
-    if fmt == "csv":
-        typed = {name: "plain" if kind == "integer" else kind for name, kind in kinds.items() if kind != "text"}
-        cell = csv_cell_sql(typed, TRUSTED_FIELDS)
-        return csv_lines_sql([(cell(name, values[name]), kinds[name] == "text") for name in fields], source), params
-    select = json_object_sql([(name, json_value_sql(values[name], kind=kinds[name])) for name in fields])
-    return f"SELECT {select} FROM {source}", params
+    if json:
+        select = json_object_sql([(name, json_value_sql(values[name], kind=kinds[name])) for name in fields])
+        return f"SELECT {select} FROM {source}", params
+    cells = [values[name] if name in labels else cell(name, values[name]) for name in fields]
+    return f"SELECT {csv_line_sql(cells)} FROM {source}", params
 
 
 def report_text_fields(spec: ReportSpec) -> list[str]:
