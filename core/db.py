@@ -107,7 +107,7 @@ def copy_out(statement: str, params: dict[str, Any] | None = None, *, using: str
     return spool
 
 
-FETCH_ROWS = 5000
+FETCH_ROWS = 5000  # rows of text a fetch of ``select_out``
 
 
 def select_out(

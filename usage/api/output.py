@@ -269,12 +269,6 @@ def _spooled(spool: IO[bytes]) -> Iterator[bytes]:
         spool.close()
 
 
-def _json_rows(block: bytes) -> bytes:
-    if b"\\" in block:
-        block = block.replace(b"\\\\", b"\\")
-    return block.replace(b"\n", b",")
-
-
 def csv_copy_statement(select: str) -> str:
     """``COPY`` of a query's rows to the client as CSV under a header of its column names."""
     return f"COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER)"

@@ -143,7 +143,9 @@ filters_from = p.filters_from
 
 
 def report_rows(report: Report, *, unit: str) -> Iterator[tuple]:
-    """Report tuples as v2 rows, in ``report_fields`` order: bin times, metrics, group labels, unit."""
+    """Report tuples as v2 rows, in ``report_fields`` order: bin times, metrics, group labels, unit.
+    The routes write their rows in PostgreSQL instead (``report_text_sql``): this is the reference
+    its property tests compare it with."""
     bins = report.bins
     divisor = UNITS[unit]
     times = [
