@@ -450,8 +450,12 @@ def build_report_sql(
     shortcuts: bool = True,
     bitmaps: bool = False,
     slots: bool = True,
+    labels_as: Callable[[str], str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
     """The single SQL statement of a report, and its parameters.
+
+    ``labels_as``, when given, rewrites the SQL of each label column (its JSON text, say): where the
+    labels come from a label CTE it is computed there, once per group rather than once per row.
 
     ``stored_timelines=False`` computes every timeline metric by sorting the sessions, as where
     the stored columns do not hold: the property tests compare the two.
@@ -677,7 +681,10 @@ def build_report_sql(
             source = dim.label_source.format(extras="".join(f", {dim.extras[n]} AS {n}" for n in extras))
             # Rows are sorted by the label's rank, an integer, rather than by the text itself.
             ranked = f'row_number() OVER (ORDER BY {dim.order.format(a="x")} COLLATE "C", x.id) AS rank'
-            label_ctes.append(f"lab{i} AS MATERIALIZED (SELECT x.*, {ranked} FROM ({source}) x),")
+            rewritten = "".join(
+                f", {labels_as(expr.format(a='x'))} AS {name}__as" for name, expr in dim.labels if labels_as
+            )
+            label_ctes.append(f"lab{i} AS MATERIALIZED (SELECT x.*, {ranked}{rewritten} FROM ({source}) x),")
             joins.append(f"LEFT JOIN lab{i} ON lab{i}.id = r.{k}")
             if i == 0:
                 # Bin and first rank as one number: hundreds of rows share a bin, and breaking
@@ -690,13 +697,21 @@ def build_report_sql(
             order.append(f'{dim.order.format(**fmt)} COLLATE "C" NULLS LAST')
         order.append(f"r.{k} NULLS LAST")
         for name, expr in dim.labels:
-            label_cols.append(f"{expr.format(**fmt)} AS {name}")
+            if labels_as is None:
+                label_cols.append(f"{expr.format(**fmt)} AS {name}")
+            else:
+                label_cols.append(
+                    f"lab{i}.{name}__as AS {name}" if dim.label_source else f"{labels_as(expr.format(**fmt))} AS {name}"
+                )
         label_cols += [f"lab{i}.{name}" for name in extras]
 
     if any(m.device_set for m in metrics):
         on = " AND ".join(f"dv.{k} = r.{k}" for k in keys)
         joins.append(f"LEFT JOIN devices dv ON {on}" if keys else "CROSS JOIN devices dv")
-    select = ", ".join(["r.rb", *label_cols, *metric_out])
+    # Named after their metrics: a caller may select them from this query as a subquery.
+    select = ", ".join(
+        ["r.rb", *label_cols, *(f"{m} AS {name}" for m, name in zip(metric_out, spec.metrics, strict=True))]
+    )
     sql = f"""
         WITH {" ".join(label_ctes)}{bit_ctes}
         spans AS ({spans}),
@@ -744,6 +759,9 @@ def _slots_sql(spec: ReportSpec, *, edge: str, params: dict[str, Any]) -> str:
         if any(f"{{{column}}}" in SLOT_METRICS[name] for name in spec.metrics)
     )
     device_set = any(m.device_set for m in metrics)
+    # Named after their metrics, as build_report_sql's.
+    outputs = zip(_metric_outputs(metrics, edge=edge), spec.metrics, strict=True)
+    named = ", ".join(f"{value} AS {name}" for value, name in outputs)
     return f"""
         WITH {_device_counts([], [], []) if device_set else ""}
         agg AS (
@@ -758,7 +776,7 @@ def _slots_sql(spec: ReportSpec, *, edge: str, params: dict[str, Any]) -> str:
             SELECT g.b AS rb{"".join(f", a.m{i}" for i in range(len(metrics)))}
             FROM generate_series(1, %(n_bins)s) AS g(b) LEFT JOIN agg a ON a.b = g.b
         )
-        SELECT {", ".join(["r.rb", *_metric_outputs(metrics, edge=edge)])}
+        SELECT r.rb, {named}
         FROM result r{" CROSS JOIN devices dv" if device_set else ""}
         ORDER BY r.rb"""
 

@@ -1,7 +1,8 @@
 """Every report and listing query is bounded (SPEC §14): past the limit the client gets 503 and the
-query is cancelled in PostgreSQL. Reports read through a WITH HOLD cursor, whose query PostgreSQL's
-statement_timeout does not cover: these tests run outside a test transaction (transaction=True), as
-requests do, so that the cursor is the one production declares."""
+query is cancelled in PostgreSQL. v1 reports read through a WITH HOLD cursor, whose query
+PostgreSQL's statement_timeout does not cover, v2 reports through a cursor in a transaction of
+their own: these tests run outside a test transaction (transaction=True), as requests do, so that
+the cursor is the one production declares."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from core.interchange import Importer
 from tests.conftest import api_client, make_token
 from tests.usage_helpers import make_device, session, utc
 from usage import events, reporting
+from usage.api import v2
 
 SLOW = "SELECT pg_sleep(20) /* deliberately slow */"
 LIMIT_MESSAGE = (
@@ -56,14 +58,19 @@ def refused(response, started: float) -> None:
 
 
 @override_settings(STATEMENT_TIMEOUT=0.3)
-@pytest.mark.parametrize("route", ["/v2/usage/device", "/v1/usage/device"])
-def test_a_report_past_the_limit_is_cancelled_with_503(acme, monkeypatch, route):
+@pytest.mark.parametrize(
+    ("route", "fmt"), [("/v2/usage/device", "json"), ("/v2/usage/device", "csv"), ("/v1/usage/device", "json")]
+)
+def test_a_report_past_the_limit_is_cancelled_with_503(acme, monkeypatch, route, fmt):
+    # v1 reads the report query's rows; v2 the rows PostgreSQL writes of it (report_text_sql).
     monkeypatch.setattr(reporting, "build_report_sql", slow_sql)
+    monkeypatch.setattr(v2, "report_text_sql", slow_sql)
+    params = {"start_date": "2024-01-01", "end_date": "2024-01-02", "format": fmt}
     started = time.monotonic()
-    refused(acme.get(route, {"start_date": "2024-01-01", "end_date": "2024-01-02"}), started)
+    refused(acme.get(route, params), started)
     # The connection is usable afterwards and the next (normal) report answers.
     monkeypatch.undo()
-    assert acme.get(route, {"start_date": "2024-01-01", "end_date": "2024-01-02"}).status_code == 200
+    assert acme.get(route, params).status_code == 200
 
 
 @override_settings(STATEMENT_TIMEOUT=0.3)
