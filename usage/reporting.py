@@ -22,7 +22,7 @@ from uuid import UUID
 from core.db import time_limit
 from core.routers import report_connection
 from usage.binning import Bins
-from usage.rollup import SLOT_BITS_MAX, SLOT_SECONDS
+from usage.rollup import SLOT_BITS_MAX, SLOT_LONGEST_SECONDS, SLOT_SECONDS
 
 # --------------------------------------------------------------------------------------------
 # Dimensions: what a report can be grouped by.
@@ -492,19 +492,22 @@ def build_report_sql(
     edge = "(%(edges)s::timestamptz[])"
     if slots and stored_timelines and _reads_slots(spec):
         sql = _slots_sql(spec, edge=edge, params=params)
-        kinds = [
-            kind for column, kind in _SLOT_BITS.items() if any(f"{{{column}}}" in SLOT_METRICS[n] for n in spec.metrics)
-        ]
-        if not kinds:
-            return sql, params
-        # Distinct counts of a kind with more than SLOT_BITS_MAX bits have no bitmaps: such an
-        # organization's report reads the sessions. Only the branch the condition picks runs.
+        # An organization that has had a session longer than SLOT_LONGEST_SECONDS keeps no slots,
+        # nor bitmaps of a kind with more than SLOT_BITS_MAX bits: its report reads the sessions.
+        # Only the branch the condition picks runs.
         fits = " AND ".join(
-            f"(SELECT count(*) FROM usage_rollup_bits x WHERE x.organization_id = %(org)s AND x.kind = '{kind}')"
-            f" <= {SLOT_BITS_MAX}"
-            for kind in kinds
+            [
+                "coalesce((SELECT r.longest FROM usage_timeline_reach r WHERE r.organization_id = %(org)s), 0)"
+                f" <= {SLOT_LONGEST_SECONDS}",
+                *(
+                    "(SELECT count(*) FROM usage_rollup_bits x WHERE x.organization_id = %(org)s"
+                    f" AND x.kind = '{kind}') <= {SLOT_BITS_MAX}"
+                    for column, kind in _SLOT_BITS.items()
+                    if any(f"{{{column}}}" in SLOT_METRICS[n] for n in spec.metrics)
+                ),
+            ]
         )
-        sessions, more = build_report_sql(spec, shortcuts=shortcuts, bitmaps=bitmaps, slots=False)
+        sessions, more = build_report_sql(spec, shortcuts=shortcuts, bitmaps=bitmaps, slots=False, labels_as=labels_as)
         params.update(more)
         either = f"SELECT * FROM ({sql}) s WHERE {fits} UNION ALL SELECT * FROM ({sessions}) t WHERE NOT ({fits})"
         return f"{either} ORDER BY 1", params

@@ -37,6 +37,10 @@ SLOT_SECONDS = 300
 # slot's piece of a session sets one bit of a bitmap that long; at 5,000 devices (625 bytes) a
 # year of 10M sessions took 4 minutes to sum up, and 50,000 users would take ten times as long.
 SLOT_BITS_MAX = 8192
+# An organization that has ever had a session longer than this keeps no slots (its reports read
+# the sessions): a session is one piece per slot it covers, and one from 1900 to 2999, which
+# imports accept, would be 115 million.
+SLOT_LONGEST_SECONDS = 31 * 86400
 
 # Recompute org's slots from the slot of ``lo`` to the one of the last instant of the sessions
 # starting in [lo, hi] (their timeline values may just have changed) or of ``hi`` (the end of a
@@ -84,6 +88,10 @@ DECLARE
     zu varbit;
     zt varbit;
 BEGIN
+    IF (SELECT r.longest FROM usage_timeline_reach r WHERE r.organization_id = p_org) > SLOT_LONGEST_SECONDS THEN
+        DELETE FROM usage_org_slots WHERE organization_id = p_org;
+        RETURN;
+    END IF;
     SELECT max(e.end_time) INTO reach FROM usage_usageevent e
     WHERE e.organization_id = p_org AND e.start_time >= p_lo AND e.start_time <= p_hi;
     a := date_bin(step, p_lo, origin);
@@ -194,5 +202,7 @@ def install(*, using: str = "default") -> None:
         cursor.execute("SELECT to_regclass('usage_usageevent')")
         if cursor.fetchone()[0] is None:
             return
-    ddl = INSTALL.replace("SLOT_BITS_MAX", str(SLOT_BITS_MAX))
+    ddl = INSTALL.replace("SLOT_BITS_MAX", str(SLOT_BITS_MAX)).replace(
+        "SLOT_LONGEST_SECONDS", str(SLOT_LONGEST_SECONDS)
+    )
     install_once(name="usage.rollup", ddl=ddl, using=using, relation="usage_usageevent")

@@ -227,3 +227,24 @@ def test_an_organization_with_more_users_than_a_bitmap_holds_counts_them_off_the
     bins = make_bins(start=utc("2024-03-08 10:00"), end=utc("2024-03-08 12:00"), tz=ZoneInfo("UTC"), bin_size="hour")
     spec = ReportSpec(organization_id=org.id, bins=bins, metrics=("user_count", "device_count", "total_time"))
     assert report(spec, slots=True) == report(spec, slots=False) == [(1, 2, 2, 2400.0), (2, 2, 1, 1200.0)]
+
+
+def test_an_organization_with_a_session_over_a_month_keeps_no_slots(people):
+    d0, d1 = people["devices"][:2]
+    org = d0.organization
+    UsageEvent.objects.create(
+        organization=org, device=d0, start_time=utc("2024-03-08 10:10"), end_time=utc("2024-03-08 10:20")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM usage_org_slots WHERE organization_id = %s", [org.id])
+        assert cursor.fetchone() == (2,)
+    # A year long (it starts before the range): one piece per slot would be 105,000.
+    UsageEvent.objects.create(
+        organization=org, device=d1, start_time=utc("2023-03-08 11:00"), end_time=utc("2024-03-08 11:30")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM usage_org_slots WHERE organization_id = %s", [org.id])
+        assert cursor.fetchone() == (0,)
+    bins = make_bins(start=utc("2024-03-08 10:00"), end=utc("2024-03-08 12:00"), tz=ZoneInfo("UTC"), bin_size="hour")
+    spec = ReportSpec(organization_id=org.id, bins=bins, metrics=("total_time", "device_count", "peak_concurrency"))
+    assert report(spec, slots=True) == report(spec, slots=False) == [(1, 4200.0, 2, 2), (2, 1800.0, 1, 1)]
