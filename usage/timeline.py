@@ -57,12 +57,11 @@ ON CONFLICT (organization_id) DO UPDATE SET longest = greatest(usage_timeline_re
 -- The earliest start of org's sessions in progress at t (a second early: make_interval takes a float).
 CREATE OR REPLACE FUNCTION usage_timeline_since(p_org uuid, p_t timestamptz) RETURNS timestamptz
 LANGUAGE sql STABLE AS $$
-    SELECT coalesce(
-        p_t - make_interval(
-            secs => (SELECT r.longest FROM usage_timeline_reach r WHERE r.organization_id = p_org)::float8 + 1
-        ),
-        '-infinity'
-    )
+    -- Over a thousand years (31,536,000,000 s: rows stored by hand, out of the accepted range) it could leave the
+    -- timestamp range: then every earlier session is read.
+    SELECT CASE WHEN r.longest < 31536000000 THEN p_t - make_interval(secs => r.longest::float8 + 1)
+                ELSE '-infinity' END
+    FROM (SELECT (SELECT x.longest FROM usage_timeline_reach x WHERE x.organization_id = p_org) AS longest) r
 $$;
 
 CREATE OR REPLACE FUNCTION usage_timeline_refresh_span(p_org uuid, p_lo timestamptz, p_hi timestamptz)
