@@ -35,8 +35,8 @@ class Dimension:
 
     ``key`` is an expression over the session ``e``, its device ``d`` and host ``h``. Labels come
     from ``label_source``, a query of the organization's ``id`` and label columns that the report
-    reads as a small CTE (hash-joined: looking labels up row by row was measured slower), or from
-    the key itself (``{k}``). ``{a}`` is the CTE's alias; ``{extras}`` in the source receives the
+    joins as a small subquery (hash-joined: looking labels up row by row was measured slower), or
+    from the key itself (``{k}``). ``{a}`` is the subquery's alias; ``{extras}`` in the source receives the
     optional label columns asked for.
     """
 
@@ -436,6 +436,8 @@ class Report:
 
 
 _RANK_SPAN = 2**31  # more than the labels of any dimension: ranks of a bin sort before the next bin's
+# Reports of at most this many bins aggregate their grouped sessions per start bin (see ``spans``).
+PER_START_BIN_MAX_BINS = 1000
 
 
 # The tables whose rows a distinct count counts, by the session column naming them: each of the
@@ -460,16 +462,17 @@ def build_report_sql(
     ``stored_timelines=False`` computes every timeline metric by sorting the sessions, as where
     the stored columns do not hold: the property tests compare the two.
 
-    ``shortcuts=False`` finds every bin by ``width_bucket`` (see ``_bucket``), and counts distinct
-    devices, users or teams of groups that do not have them as a key (devices per host, say) by
-    carrying them as a group key of their own through a first aggregation level, and counting that
-    level's rows with time: ~1M groups of a year of hour bins,
-    which spilled to disk. With ``shortcuts`` and ``bitmaps`` each counted row of the organization
-    has a bit of its own (its rank), the spans OR together the bits of their sessions, and a (bin,
-    group) counts the bits set among the spans that cover it with time: one level, whose groups
-    follow the answer. The property tests compare the two ways. Bitmaps are off by default: each
-    session carries one as long as the organization's table, and with 50,000 users a month of
-    user counts took 32 times as long (7.96 s against 0.25 s); they want a size limit first.
+    ``shortcuts=False`` finds every bin by ``width_bucket`` (see ``_bucket``), aggregates the
+    sessions of all start bins at once (see ``spans``), and counts distinct devices, users or teams
+    of groups that do not have them as a key (devices per host, say) by carrying them as a group key
+    of their own through a first aggregation level, and counting that level's rows with time: ~1M
+    groups of a year of hour bins, which spilled to disk. With ``shortcuts`` and ``bitmaps`` each
+    counted row of the organization has a bit of its own (its rank), the spans OR together the bits
+    of their sessions, and a (bin, group) counts the bits set among the spans that cover it with
+    time: one level, whose groups follow the answer. The property tests compare the two ways.
+    Bitmaps are off by default: each session carries one as long as the organization's table, and
+    with 50,000 users a month of user counts took 32 times as long (7.96 s against 0.25 s); they
+    want a size limit first.
 
     ``slots=False`` reads the sessions even where the organization's slots hold the report
     (``_reads_slots``): the property tests compare the two.
@@ -607,6 +610,19 @@ def build_report_sql(
     # session_count). A session ending exactly on an edge gets b1 one bin further, with a
     # zero-time tail that counts nowhere. The group keys are the very expressions the aggregates
     # test, so PostgreSQL computes each edge lookup once per session.
+    # With many groups (devices, say), the sessions are aggregated per start bin: a lateral query
+    # per bin reads that bin's sessions through usage_event_org_start, in time order as they are
+    # stored, and its hash table holds one bin's groups, not the whole range's (1.9M at device/day
+    # over a year of 10M sessions, which spilled to disk: ~25% of the report's PostgreSQL CPU).
+    # The bin of a session's start is then the bin whose edges enclose it, as width_bucket finds it.
+    per_start_bin = shortcuts and bool(dims) and n_bins <= PER_START_BIN_MAX_BINS
+    start_bin, start_range = bucket("e.start_time"), []
+    if per_start_bin:
+        start_bin = "g.b0"
+        start_range = [
+            f"e.start_time >= CASE WHEN g.b0 = 0 THEN '-infinity' ELSE {edge}[g.b0] END",
+            f"e.start_time < {edge}[g.b0 + 1]",
+        ]
     spans = f"""
         SELECT s.b0, s.b1{shadow_key}{group_keys}{per_cols},
                sum(date_part('epoch', s.end_time - s.start_time)) AS durations,
@@ -614,11 +630,13 @@ def build_report_sql(
                count(*)::int AS n{stored_spans}{bit_spans}
         FROM (
             SELECT e.device_id, e.user_id, e.team_id{key_select}, e.start_time, e.end_time,
-                   {bucket("e.start_time")} AS b0, {bucket("e.end_time")} AS b1{stored_select}{bit_select}
+                   {start_bin} AS b0, {bucket("e.end_time")} AS b1{stored_select}{bit_select}
             FROM usage_usageevent e{device_join}{bit_join}
-            WHERE {" AND ".join(where)}
+            WHERE {" AND ".join(where + start_range)}
         ) s
         GROUP BY 1, 2{shadow_key}{group_keys}{per_cols}"""
+    if per_start_bin:
+        spans = f"SELECT z.* FROM generate_series(0, %(n_bins)s) AS g(b0) CROSS JOIN LATERAL ({spans}) z"
     # A span's head is what its sessions last, less their tails and the whole bins between.
     first_level = f"""
         SELECT p.b{group_keys}{per_names},
@@ -676,7 +694,7 @@ def build_report_sql(
     else:
         body = f"SELECT a.b AS rb{group_keys}{metric_cols} FROM agg a WHERE a.active"
 
-    label_ctes, joins, label_cols, order = [], [], [], ["r.rb"]
+    joins, label_cols, order = [], [], ["r.rb"]
     for i, (dim, k) in enumerate(zip(dims, keys, strict=True)):
         fmt = {"a": f"lab{i}", "k": f"r.{k}"}
         extras = [name for name in spec.extras if name in dim.extras]
@@ -687,8 +705,11 @@ def build_report_sql(
             rewritten = "".join(
                 f", {labels_as(expr.format(a='x'))} AS {name}__as" for name, expr in dim.labels if labels_as
             )
-            label_ctes.append(f"lab{i} AS MATERIALIZED (SELECT x.*, {ranked}{rewritten} FROM ({source}) x),")
-            joins.append(f"LEFT JOIN lab{i} ON lab{i}.id = r.{k}")
+            # A subquery, not a CTE: the planner sees through it to the label table's statistics (ids
+            # unique) and hash-joins it; over a CTE it guessed 200 distinct ids, costed the hash join's
+            # buckets 25 rows deep, and merge-joined instead, sorting every row of the report (1.8M rows
+            # of device/day at 10M sessions) by id first.
+            joins.append(f"LEFT JOIN (SELECT x.*, {ranked}{rewritten} FROM ({source}) x) lab{i} ON lab{i}.id = r.{k}")
             if i == 0:
                 # Bin and first rank as one number: hundreds of rows share a bin, and breaking
                 # those ties on a second sort key cost more than the rest of the sort.
@@ -716,13 +737,13 @@ def build_report_sql(
         ["r.rb", *label_cols, *(f"{m} AS {name}" for m, name in zip(metric_out, spec.metrics, strict=True))]
     )
     sql = f"""
-        WITH {" ".join(label_ctes)}{bit_ctes}
+        WITH {bit_ctes}
         spans AS ({spans}),
         first_level AS ({first_level}),
         {timeline_ctes}
         agg AS ({agg}),
         -- Materialized so that labels are hash-joined: row estimates of the levels above are far
-        -- off, and the planner otherwise rescans a label CTE once per row to keep the bin order.
+        -- off, and the planner otherwise rescans a label subquery once per row to keep the bin order.
         result AS MATERIALIZED ({body})
         SELECT {select}
         FROM result r {" ".join(joins)}
