@@ -115,6 +115,10 @@ CREATE TABLE IF NOT EXISTS usage_timeline_pending (
 );
 -- false: a span whose sessions changed only their user or team, for the slots (usage.rollup) alone.
 ALTER TABLE usage_timeline_pending ADD COLUMN IF NOT EXISTS timeline boolean NOT NULL DEFAULT true;
+-- The longest of the written sessions (seconds), for usage_timeline_reach: kept there under the
+-- organization's lock, where a writer of the organization already waits (a row upserted by each
+-- statement deadlocked two imports writing two organizations in opposite orders).
+ALTER TABLE usage_timeline_pending ADD COLUMN IF NOT EXISTS longest numeric;
 
 -- The spans this transaction noted, merged per organization and recomputed under a lock per
 -- organization (taken in one order): the timeline columns, then the slots that read them.
@@ -128,10 +132,16 @@ BEGIN
     FOR span IN
         WITH taken AS (DELETE FROM usage_timeline_pending RETURNING *)
         SELECT organization_id, min(lo) FILTER (WHERE timeline) AS lo, max(hi) FILTER (WHERE timeline) AS hi,
-               min(lo) AS slots_lo, max(hi) AS slots_hi
+               min(lo) AS slots_lo, max(hi) AS slots_hi, max(longest) AS longest
         FROM taken GROUP BY organization_id ORDER BY organization_id
     LOOP
         PERFORM pg_advisory_xact_lock(hashtextextended('usage_timeline ' || span.organization_id::text, 0));
+        -- Before the refreshes, which read it: a longer session than any before.
+        IF span.longest IS NOT NULL THEN
+            INSERT INTO usage_timeline_reach VALUES (span.organization_id, span.longest)
+            ON CONFLICT (organization_id) DO UPDATE SET longest = excluded.longest
+            WHERE usage_timeline_reach.longest < excluded.longest;
+        END IF;
         -- Its own updates are not noted (see usage_timeline_note), and a year of sessions sorts in memory.
         PERFORM set_config('usage.timeline_refreshing', 'on', true), set_config('work_mem', '256MB', true);
         IF span.lo IS NOT NULL THEN
@@ -155,29 +165,16 @@ BEGIN
     IF current_setting('usage.timeline_refreshing', true) = 'on' THEN
         RETURN NULL;
     END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        -- Before the spans are noted, which refreshes them: a longer session than any before.
-        INSERT INTO usage_timeline_reach
-        SELECT x.organization_id, x.longest
-        FROM (
-            SELECT organization_id, max(extract(epoch FROM end_time - start_time)) AS longest
-            FROM new_rows GROUP BY organization_id
-        ) x
-        WHERE NOT EXISTS (
-            SELECT FROM usage_timeline_reach r WHERE r.organization_id = x.organization_id AND r.longest >= x.longest
-        )
-        ORDER BY x.organization_id
-        ON CONFLICT (organization_id) DO UPDATE SET longest = greatest(usage_timeline_reach.longest, excluded.longest);
-    END IF;
     IF TG_OP = 'INSERT' THEN
-        INSERT INTO usage_timeline_pending
-        SELECT organization_id, min(start_time), max(end_time) FROM new_rows GROUP BY organization_id;
+        INSERT INTO usage_timeline_pending (organization_id, lo, hi, longest)
+        SELECT organization_id, min(start_time), max(end_time), max(extract(epoch FROM end_time - start_time))
+        FROM new_rows GROUP BY organization_id;
     ELSIF TG_OP = 'DELETE' THEN
         INSERT INTO usage_timeline_pending
         SELECT organization_id, min(start_time), max(end_time) FROM old_rows GROUP BY organization_id;
     ELSE
-        INSERT INTO usage_timeline_pending
-        SELECT organization_id, min(start_time), max(end_time)
+        INSERT INTO usage_timeline_pending (organization_id, lo, hi, longest)
+        SELECT organization_id, min(start_time), max(end_time), max(extract(epoch FROM end_time - start_time))
         FROM (
             (SELECT id, organization_id, device_id, start_time, end_time FROM old_rows
              EXCEPT SELECT id, organization_id, device_id, start_time, end_time FROM new_rows)

@@ -183,3 +183,53 @@ def test_running_the_install_again_locks_no_table_against_readers_or_writers(db)
                 " AND l.mode NOT IN ('AccessShareLock', 'RowExclusiveLock')"
             )
             assert cursor.fetchall() == []  # only reads (the check for missing values)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_imports_writing_two_organizations_in_opposite_orders_both_commit():
+    """Each import's statements take no lock another writer waits for: the longest sessions are
+    kept at the refresh, under the organizations' locks taken in one order."""
+    import psycopg
+
+    devices = [make_device(Organization.objects.create(name=name), f"d0@{name}.p") for name in ("a", "b")]
+    settings_dict = connection.settings_dict
+
+    def connect() -> psycopg.Connection:
+        writer = psycopg.connect(
+            dbname=settings_dict["NAME"],
+            user=settings_dict["USER"],
+            host=settings_dict["HOST"] or None,
+            port=settings_dict["PORT"] or None,
+        )
+        writer.execute("SET lock_timeout = '3s'")
+        writer.execute(timeline.DEFER)  # as an import's first statement
+        return writer
+
+    def write(writer: psycopg.Connection, device: Device, hours: int) -> None:
+        writer.execute(
+            "INSERT INTO usage_usageevent (id, organization_id, device_id, start_time, end_time, automated)"
+            " VALUES (gen_random_uuid(), %s, %s, %s, %s, false)",
+            [
+                device.organization_id,
+                device.pk,
+                utc("2024-03-09 10:00"),
+                utc("2024-03-09 10:00") + timedelta(hours=hours),
+            ],
+        )
+
+    first, second = connect(), connect()
+    with first, second:
+        write(first, devices[0], 1)
+        write(second, devices[1], 2)
+        write(first, devices[1], 3)  # longer than the second's, which has not committed
+        write(second, devices[0], 4)
+        first.commit()
+        second.commit()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT o.name, r.longest FROM usage_timeline_reach r JOIN usage_organization o ON o.id = r.organization_id"
+            " ORDER BY o.name"
+        )
+        assert cursor.fetchall() == [("a", 4 * 3600), ("b", 3 * 3600)]
+    # Both sessions of each organization start at 10:00: each counts the other (peers at an instant).
+    assert sorted(stored(e)[0] for e in UsageEvent.objects.all()) == [2, 2, 2, 2]
