@@ -26,7 +26,9 @@ The slots are derived from the sessions and their timeline columns, never writte
 application: ``usage.timeline``'s refresh, which every write of sessions triggers (and imports
 defer to their end), recomputes the slots its span touches after the timeline columns, under the
 same lock per organization; a change of a session's user or team notes its span for the slots
-alone. A TRUNCATE of the sessions empties them.
+alone. A TRUNCATE of the sessions empties them. An organization past ``SLOT_BITS_MAX`` devices,
+users or teams keeps no bitmaps of that kind, and one that has had a session longer than
+``SLOT_LONGEST_SECONDS`` keeps no slots: their reports read the sessions, in the same statement.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from __future__ import annotations
 SLOT_SECONDS = 300
 # The most bits a slot's bitmap of one kind may have: an organization with more devices, users or
 # teams keeps none of that kind, and its distinct counts of them are read off the sessions. Each
-# slot's piece of a session sets one bit of a bitmap that long; at 5,000 devices (625 bytes) a
-# year of 10M sessions took 4 minutes to sum up, and 50,000 users would take ten times as long.
+# slot's piece of a session copies a bitmap that long: at 5,000 devices (625 bytes) a year of 10M
+# sessions took 4 minutes to sum up, and 50,000 users would copy ten times as much a piece.
 SLOT_BITS_MAX = 8192
 # An organization that has ever had a session longer than this keeps no slots (its reports read
 # the sessions): a session is one piece per slot it covers, and one from 1900 to 2999, which
