@@ -268,6 +268,13 @@ SLOT_METRICS: dict[str, str] = {
 _SLOT_BITS = {"devices": "d", "users": "u", "teams": "t"}
 
 
+def _slot_bitmaps(metrics: Sequence[str]) -> dict[str, str]:
+    """The slot bitmap columns ``metrics`` read, and the kind of bits of each."""
+    return {
+        column: kind for column, kind in _SLOT_BITS.items() if any(f"{{{column}}}" in SLOT_METRICS[n] for n in metrics)
+    }
+
+
 def _reads_slots(spec: ReportSpec) -> bool:
     """Whether the organization's slots hold the report: no grouping, all its sessions (no
     filter), metrics they have, and every bin edge on a slot boundary."""
@@ -505,8 +512,7 @@ def build_report_sql(
                 *(
                     "(SELECT count(*) FROM usage_rollup_bits x WHERE x.organization_id = %(org)s"
                     f" AND x.kind = '{kind}') <= {SLOT_BITS_MAX}"
-                    for column, kind in _SLOT_BITS.items()
-                    if any(f"{{{column}}}" in SLOT_METRICS[n] for n in spec.metrics)
+                    for kind in _slot_bitmaps(spec.metrics).values()
                 ),
             ]
         )
@@ -779,8 +785,7 @@ def _slots_sql(spec: ReportSpec, *, edge: str, params: dict[str, Any]) -> str:
     lengths = "".join(
         f" CROSS JOIN (SELECT coalesce(max(x.bit) + 1, 0) AS n FROM usage_rollup_bits x"
         f" WHERE x.organization_id = %(org)s AND x.kind = '{kind}') {column}_len"
-        for column, kind in _SLOT_BITS.items()
-        if any(f"{{{column}}}" in SLOT_METRICS[name] for name in spec.metrics)
+        for column, kind in _slot_bitmaps(spec.metrics).items()
     )
     device_set = any(m.device_set for m in metrics)
     # Named after their metrics, as build_report_sql's.
