@@ -442,7 +442,6 @@ class Report:
     bins: Bins
 
 
-_RANK_SPAN = 2**31  # more than the labels of any dimension: ranks of a bin sort before the next bin's
 # Reports of at most this many bins aggregate their grouped sessions per start bin (see ``spans``).
 PER_START_BIN_MAX_BINS = 1000
 
@@ -700,7 +699,8 @@ def build_report_sql(
     else:
         body = f"SELECT a.b AS rb{group_keys}{metric_cols} FROM agg a WHERE a.active"
 
-    joins, label_cols, order = [], [], ["r.rb"]
+    joins, label_cols, order, tie_breaks = [], [], ["r.rb::int8"], []
+    folding = True  # while the dimensions have ranks: at most (100,000 bins + 1) x 1M x 1M, an int8
     for i, (dim, k) in enumerate(zip(dims, keys, strict=True)):
         fmt = {"a": f"lab{i}", "k": f"r.{k}"}
         extras = [name for name in spec.extras if name in dim.extras]
@@ -716,16 +716,20 @@ def build_report_sql(
             # buckets 25 rows deep, and merge-joined instead, sorting every row of the report (1.8M rows
             # of device/day at 10M sessions) by id first.
             joins.append(f"LEFT JOIN (SELECT x.*, {ranked}{rewritten} FROM ({source}) x) lab{i} ON lab{i}.id = r.{k}")
-            if i == 0:
-                # Bin and first rank as one number: hundreds of rows share a bin, and breaking
-                # those ties on a second sort key cost more than the rest of the sort.
-                order[0] = f"r.rb::int8 * {_RANK_SPAN} + coalesce(lab0.rank, {_RANK_SPAN - 1})"
+            if folding:
+                # The bin and the ranks of the leading labelled dimensions as one number, the rank
+                # scaled by its label count (a null rank last): hundreds of rows share a bin, and
+                # breaking those ties on further sort keys cost more than the rest of the sort.
+                count = f"(SELECT count(*) FROM ({source}) x)"
+                order[0] = f"({order[0]}) * ({count} + 1) + coalesce(lab{i}.rank - 1, {count})"
             else:
                 order.append(f"lab{i}.rank NULLS LAST")
         else:
+            folding = False
             # Byte order ("C"): the same on every server whatever its locale, and faster to sort.
             order.append(f'{dim.order.format(**fmt)} COLLATE "C" NULLS LAST')
-        order.append(f"r.{k} NULLS LAST")
+        # A key without a label (none has: keys are the labels' ids) sorts after the labelled ones.
+        (tie_breaks if folding else order).append(f"r.{k} NULLS LAST")
         for name, expr in dim.labels:
             if labels_as is None:
                 label_cols.append(f"{expr.format(**fmt)} AS {name}")
@@ -753,7 +757,7 @@ def build_report_sql(
         result AS MATERIALIZED ({body})
         SELECT {select}
         FROM result r {" ".join(joins)}
-        ORDER BY {", ".join(order)}"""
+        ORDER BY {", ".join([order[0], *tie_breaks, *order[1:]])}"""
     return sql, params
 
 
