@@ -22,7 +22,16 @@ from tests.usage_helpers import make_device, utc
 from usage.api.v2 import GROUPINGS
 from usage.binning import make_bins
 from usage.models import Device, Host, Organization, Team, UsageEvent, User
-from usage.reporting import DIMENSIONS, METRICS, Filters, ReportSpec, build_report_sql, unsupported_metrics
+from usage.reporting import (
+    BITMAP_BITS_MAX,
+    DIMENSIONS,
+    METRICS,
+    Filters,
+    ReportSpec,
+    _bitmaps_fit,
+    build_report_sql,
+    unsupported_metrics,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -162,3 +171,40 @@ def test_counts_by_hand(people):
         organization_id=org.id, bins=bins, dimensions=("host",), metrics=("device_count", "session_count")
     )
     assert rows(spec, shortcuts=True, stored_timelines=True) == [(1, "h0.p", 2, 2), (2, "h0.p", 0, 1)]
+
+
+def test_bitmaps_count_where_the_organization_has_at_most_1024_of_each_kind(people):
+    org = people["devices"][0].organization
+    assert _bitmaps_fit(org.id, ["device_id", "user_id", "team_id"])  # 4 devices, 3 users, 2 teams
+    Team.objects.bulk_create(Team(organization=org, name=f"T{n}") for n in range(BITMAP_BITS_MAX - 2))
+    assert _bitmaps_fit(org.id, ["team_id"])  # 1,024 teams
+    Team.objects.create(organization=org, name="One more")
+    assert not _bitmaps_fit(org.id, ["team_id"])
+    assert not _bitmaps_fit(org.id, ["device_id", "team_id"])
+    assert _bitmaps_fit(org.id, ["device_id", "user_id"])
+
+
+def test_teams_per_user_of_an_organization_past_the_limit_are_counted_without_bitmaps(people):
+    """The same answer either way: here, past the limit, the first level carries the teams."""
+    d0, d1 = people["devices"][:2]
+    blue, red = people["teams"]
+    ann = people["users"][0]
+    org = d0.organization
+    bins = make_bins(start=utc("2024-03-08 10:00"), end=utc("2024-03-08 11:00"), tz=ZoneInfo("UTC"), bin_size="hour")
+    spec = ReportSpec(organization_id=org.id, bins=bins, dimensions=("user",), metrics=("team_count", "session_count"))
+    assert "bits_team_id" in build_report_sql(spec)[0]  # two teams: by bitmaps
+    Team.objects.bulk_create(Team(organization=org, name=f"T{n}") for n in range(BITMAP_BITS_MAX))
+    for device, team in ((d0, blue), (d1, red), (d0, blue)):
+        UsageEvent.objects.create(
+            organization=org,
+            device=device,
+            user=ann,
+            team=team,
+            start_time=utc("2024-03-08 10:00"),
+            end_time=utc("2024-03-08 10:30"),
+        )
+    sql, params = build_report_sql(spec)
+    assert "bits_team_id" not in sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        assert cursor.fetchall() == [(1, str(ann.id), "u0@x.example", 2, 3)]
