@@ -173,11 +173,11 @@ def test_counts_by_hand(people):
     assert rows(spec, shortcuts=True, stored_timelines=True) == [(1, "h0.p", 2, 2), (2, "h0.p", 0, 1)]
 
 
-def test_bitmaps_count_where_the_organization_has_at_most_1024_of_each_kind(people):
+def test_bitmaps_count_where_the_organization_has_at_most_8192_of_each_kind(people):
     org = people["devices"][0].organization
     assert _bitmaps_fit(org.id, ["device_id", "user_id", "team_id"])  # 4 devices, 3 users, 2 teams
     Team.objects.bulk_create(Team(organization=org, name=f"T{n}") for n in range(BITMAP_BITS_MAX - 2))
-    assert _bitmaps_fit(org.id, ["team_id"])  # 1,024 teams
+    assert _bitmaps_fit(org.id, ["team_id"])  # 8,192 teams
     Team.objects.create(organization=org, name="One more")
     assert not _bitmaps_fit(org.id, ["team_id"])
     assert not _bitmaps_fit(org.id, ["device_id", "team_id"])
