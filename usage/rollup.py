@@ -75,7 +75,7 @@ CREATE TABLE IF NOT EXISTS usage_rollup_bits (
 -- bits were looked up by a nested loop over all the organization's bits (a million sessions times
 -- 500 devices of comparisons); hash joins cost the same at any estimate.
 CREATE OR REPLACE FUNCTION usage_rollup_refresh_span(p_org uuid, p_lo timestamptz, p_hi timestamptz)
-RETURNS void LANGUAGE plpgsql SET jit = off SET enable_nestloop = off AS $$
+RETURNS void LANGUAGE plpgsql SET jit = off SET enable_nestloop = off SET enable_mergejoin = off AS $$
 DECLARE
     step constant interval := interval '300 seconds';
     origin constant timestamptz := timestamptz '2000-01-01 00:00:00+00';
@@ -108,13 +108,16 @@ BEGIN
                      WHERE x.organization_id = p_org AND x.kind = n.kind), -1)
            + row_number() OVER (PARTITION BY n.kind ORDER BY n.entity)
     FROM (
-        SELECT DISTINCT k.kind, k.entity
-        FROM usage_usageevent s
-        CROSS JOIN LATERAL (
-            VALUES ('d'::"char", s.device_id::text), ('u', s.user_id::text), ('t', s.team_id::text)
-        ) k(kind, entity)
-        WHERE s.organization_id = p_org AND s.start_time < b AND s.end_time >= a AND s.start_time >= since
-          AND k.entity IS NOT NULL
+        -- Each kind's entities told apart as they are stored: comparing them as text cost seconds.
+        WITH e AS MATERIALIZED (
+            SELECT s.device_id, s.user_id, s.team_id FROM usage_usageevent s
+            WHERE s.organization_id = p_org AND s.start_time < b AND s.end_time >= a AND s.start_time >= since
+        )
+        SELECT 'd'::"char" AS kind, d.device_id::text AS entity FROM (SELECT DISTINCT e.device_id FROM e) d
+        UNION ALL
+        SELECT 'u', u.user_id::text FROM (SELECT DISTINCT e.user_id FROM e WHERE e.user_id IS NOT NULL) u
+        UNION ALL
+        SELECT 't', t.team_id::text FROM (SELECT DISTINCT e.team_id FROM e WHERE e.team_id IS NOT NULL) t
     ) n
     WHERE NOT EXISTS (
         SELECT FROM usage_rollup_bits x WHERE x.organization_id = p_org AND x.kind = n.kind AND x.entity = n.entity
@@ -128,40 +131,131 @@ BEGIN
     zu := CASE WHEN nu <= SLOT_BITS_MAX THEN repeat('0', nu)::varbit END;
     zt := CASE WHEN nt <= SLOT_BITS_MAX THEN repeat('0', nt)::varbit END;
 
+    -- A session's piece of a slot is what the slot sums, but most pieces are whole slots (a
+    -- two-hour session is 25 of them) and copying a bitmap into each cost more than the import
+    -- itself. So the sessions are summed where they change what the slots hold: at their first
+    -- and last slots (their part-slot times), and where each running count starts and stops.
+    -- Between two such slots every slot holds the same counts: whole slots of time (300 s each),
+    -- sessions carried in, and who had time in it. A bitmap is kept the same way: each entity's
+    -- bit flips where its time (its sessions merged) starts and stops, and a slot's bitmap is the
+    -- exclusive or of all the flips up to it.
     INSERT INTO usage_org_slots
-    SELECT p_org, p.slot, coalesce(sum(p.secs), 0), count(*) FILTER (WHERE p.starts_here),
-           coalesce(sum(p.duration) FILTER (WHERE p.starts_here), 0),
-           max(p.running_in_org) FILTER (WHERE p.starts_here AND p.secs IS NOT NULL),
-           count(*) FILTER (WHERE p.start_time < p.slot),
-           coalesce(sum(p.shadow), 0),
-           bit_or(set_bit(zd, bd.bit, 1)) FILTER (WHERE p.secs > 0),
-           bit_or(set_bit(zu, bu.bit, 1)) FILTER (WHERE p.secs > 0),
-           bit_or(set_bit(zt, bt.bit, 1)) FILTER (WHERE p.secs > 0)
-    FROM (
-        SELECT s.device_id, s.user_id, s.team_id, s.start_time, s.running_in_org, g.slot,
-               s.start_time >= g.slot AS starts_here,
-               (extract(epoch FROM s.end_time - s.start_time) * 1000000)::bigint AS duration,
-               CASE WHEN s.end_time > s.start_time THEN (extract(epoch FROM
-                   least(s.end_time, g.slot + step) - greatest(s.start_time, g.slot)) * 1000000)::bigint END AS secs,
-               (extract(epoch FROM greatest(
-                   least(least(greatest(coalesce(s.busy_from, s.start_time), s.start_time), s.end_time), g.slot + step)
-                   - greatest(s.start_time, g.slot), interval '0')) * 1000000)::bigint AS shadow
-        FROM usage_usageevent s
-        CROSS JOIN LATERAL generate_series(
-            greatest(date_bin(step, s.start_time, origin), a),
-            CASE WHEN s.end_time > s.start_time
-                 THEN least(date_bin(step, s.end_time - interval '1 microsecond', origin), b - step)
-                 ELSE date_bin(step, s.start_time, origin) END,
-            step
-        ) g(slot)
-        -- The sessions with time or a start in [a, b).
-        WHERE s.organization_id = p_org AND s.start_time < b AND s.end_time >= a AND s.start_time >= since
-    ) p
-    LEFT JOIN usage_rollup_bits bd ON bd.organization_id = p_org AND bd.kind = 'd' AND bd.entity = p.device_id::text
-    LEFT JOIN usage_rollup_bits bu ON bu.organization_id = p_org AND bu.kind = 'u' AND bu.entity = p.user_id::text
-    LEFT JOIN usage_rollup_bits bt ON bt.organization_id = p_org AND bt.kind = 't' AND bt.entity = p.team_id::text
-    WHERE p.slot < b
-    GROUP BY p.slot;
+    WITH s AS MATERIALIZED (
+        -- The sessions with time or a start in [a, b): their first and last slots there (f, l),
+        -- and m, the last slot of their time before the busy part (up to c), at most l.
+        SELECT x.*,
+               CASE WHEN x.c > x.start_time
+                    THEN least(date_bin(step, x.c - interval '1 microsecond', origin), x.l) END AS m
+        FROM (
+            SELECT s.start_time, s.end_time, s.running_in_org, s.device_id, s.user_id, s.team_id,
+                   greatest(date_bin(step, s.start_time, origin), a) AS f,
+                   CASE WHEN s.end_time > s.start_time
+                        THEN least(date_bin(step, s.end_time - interval '1 microsecond', origin), b - step)
+                        ELSE date_bin(step, s.start_time, origin) END AS l,
+                   least(greatest(coalesce(s.busy_from, s.start_time), s.start_time), s.end_time) AS c
+            FROM usage_usageevent s
+            WHERE s.organization_id = p_org AND s.start_time < b AND s.end_time >= a AND s.start_time >= since
+        ) x
+        WHERE x.l >= x.f
+    ), at_first AS (
+        -- A session's piece of f, and from f + step on: whole slots (while l > f) and carried (not
+        -- yet if it started before f: then it is carried at f already).
+        SELECT s.f AS slot, count(*)::int AS n, count(*) FILTER (WHERE s.start_time < s.f)::int AS carried_in,
+               count(*) FILTER (WHERE s.l > s.f)::int AS longer, count(*) FILTER (WHERE s.m > s.f)::int AS shadowed,
+               count(*) FILTER (WHERE s.start_time >= s.f AND s.l > s.f)::int AS carried_on,
+               sum(CASE WHEN s.end_time > s.start_time THEN (extract(epoch FROM
+                   least(s.end_time, s.f + step) - greatest(s.start_time, s.f)) * 1000000)::bigint END) AS secs,
+               sum((extract(epoch FROM greatest(least(s.c, s.f + step) - greatest(s.start_time, s.f), interval '0'))
+                    * 1000000)::bigint) AS shadow,
+               count(*) FILTER (WHERE s.start_time >= s.f)::int AS starts,
+               sum((extract(epoch FROM s.end_time - s.start_time) * 1000000)::bigint)
+                   FILTER (WHERE s.start_time >= s.f) AS started,
+               max(s.running_in_org) FILTER (WHERE s.start_time >= s.f AND s.end_time > s.start_time) AS run
+        FROM s GROUP BY s.f
+    ), at_last AS (
+        -- Its piece of l (if not f), where its whole slots stop; from l + step on it is not carried.
+        SELECT s.l AS slot, count(*)::int AS n, count(*) FILTER (WHERE s.l > s.f)::int AS longer,
+               count(*) FILTER (WHERE s.start_time < s.f OR s.l > s.f)::int AS carried_out,
+               sum((extract(epoch FROM least(s.end_time, s.l + step) - greatest(s.start_time, s.l)) * 1000000)::bigint)
+                   FILTER (WHERE s.l > s.f) AS secs,
+               sum((extract(epoch FROM greatest(least(s.c, s.l + step) - greatest(s.start_time, s.l), interval '0'))
+                    * 1000000)::bigint) FILTER (WHERE s.l > s.f) AS shadow
+        FROM s GROUP BY s.l
+    ), at_busy AS (
+        -- Where its whole slots of shadow stop, and its piece of shadow there if not at l.
+        SELECT s.m AS slot, count(*)::int AS n,
+               sum((extract(epoch FROM least(s.c, s.m + step) - greatest(s.start_time, s.m)) * 1000000)::bigint)
+                   FILTER (WHERE s.m < s.l) AS shadow
+        FROM s WHERE s.m > s.f GROUP BY s.m
+    ), ev AS (
+        -- Per slot: the changes of the counts of sessions with a piece (cov), of whole slots of time
+        -- and of shadow, and of sessions carried, and the part-slot pieces in it.
+        SELECT e.slot, sum(e.cov)::int AS cov, sum(e.whole)::int AS whole, sum(e.wshadow)::int AS wshadow,
+               sum(e.carried)::int AS carried, sum(e.secs) AS secs, sum(e.shadow) AS shadow,
+               sum(e.starts) AS starts, sum(e.started) AS started, max(e.run) AS run
+        FROM (
+            SELECT slot, n AS cov, 0 AS whole, 0 AS wshadow, carried_in AS carried, secs, shadow, starts, started, run
+            FROM at_first
+            UNION ALL SELECT slot + step, 0, longer, shadowed, carried_on, NULL, NULL, NULL, NULL, NULL FROM at_first
+            UNION ALL SELECT slot, 0, -longer, 0, 0, secs, shadow, NULL, NULL, NULL FROM at_last
+            UNION ALL SELECT slot + step, -n, 0, 0, -carried_out, NULL, NULL, NULL, NULL, NULL FROM at_last
+            UNION ALL SELECT slot, 0, 0, -n, 0, NULL, shadow, NULL, NULL, NULL FROM at_busy
+        ) e
+        GROUP BY e.slot
+    ), own AS (
+        -- The sessions with time, under their bit of each kind kept.
+        SELECT 'd'::"char" AS kind, x.bit, s.f, s.l
+        FROM s JOIN usage_rollup_bits x ON x.organization_id = p_org AND x.kind = 'd' AND x.entity = s.device_id::text
+        WHERE s.end_time > s.start_time AND zd IS NOT NULL
+        UNION ALL
+        SELECT 'u', x.bit, s.f, s.l
+        FROM s JOIN usage_rollup_bits x ON x.organization_id = p_org AND x.kind = 'u' AND x.entity = s.user_id::text
+        WHERE s.end_time > s.start_time AND zu IS NOT NULL
+        UNION ALL
+        SELECT 't', x.bit, s.f, s.l
+        FROM s JOIN usage_rollup_bits x ON x.organization_id = p_org AND x.kind = 't' AND x.entity = s.team_id::text
+        WHERE s.end_time > s.start_time AND zt IS NOT NULL
+        UNION ALL
+        -- One more for each bit, after all: where its last merged run ends.
+        SELECT x.kind, x.bit, 'infinity', NULL FROM usage_rollup_bits x
+        WHERE x.organization_id = p_org AND CASE x.kind WHEN 'd' THEN zd WHEN 'u' THEN zu ELSE zt END IS NOT NULL
+    ), merged AS MATERIALIZED (
+        -- An entity's sessions merged where they share or touch slots: a merged run starts at a
+        -- session that starts past the reach of the ones before it, and that reach ends the run before.
+        SELECT own.kind, own.bit, own.f,
+               max(own.l) OVER (PARTITION BY own.kind, own.bit ORDER BY own.f
+                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS reach
+        FROM own
+    ), flips AS (
+        -- Each entity's bit flips where its merged runs start, and at the slot after each ends.
+        SELECT m.f AS slot, m.kind, m.bit FROM merged m
+        WHERE (m.reach IS NULL OR m.f > m.reach + step) AND m.f < 'infinity'
+        UNION ALL
+        SELECT m.reach + step, m.kind, m.bit FROM merged m WHERE m.f > m.reach + step
+    ), maps AS (
+        SELECT f.slot, bit_xor(set_bit(zd, f.bit, 1)) FILTER (WHERE f.kind = 'd') AS d,
+               bit_xor(set_bit(zu, f.bit, 1)) FILTER (WHERE f.kind = 'u') AS u,
+               bit_xor(set_bit(zt, f.bit, 1)) FILTER (WHERE f.kind = 't') AS t
+        FROM flips f GROUP BY f.slot
+    ), acc AS (
+        SELECT ev.slot, lead(ev.slot) OVER w AS next, ev.secs, ev.shadow, ev.starts, ev.started, ev.run,
+               sum(ev.cov) OVER w AS cov, sum(ev.whole) OVER w AS whole, sum(ev.wshadow) OVER w AS wshadow,
+               sum(ev.carried) OVER w AS carried,
+               bit_xor(maps.d) OVER w AS d, bit_xor(maps.u) OVER w AS u, bit_xor(maps.t) OVER w AS t
+        FROM ev LEFT JOIN maps ON maps.slot = ev.slot
+        WINDOW w AS (ORDER BY ev.slot ROWS UNBOUNDED PRECEDING)
+    )
+    -- Each slot where something changes, and the slots up to the next one, which hold the same.
+    SELECT p_org, g.slot,
+           CASE WHEN g.slot = r.slot THEN coalesce(r.secs, 0) ELSE 0 END + 300000000 * r.whole,
+           CASE WHEN g.slot = r.slot THEN coalesce(r.starts, 0) ELSE 0 END,
+           CASE WHEN g.slot = r.slot THEN coalesce(r.started, 0) ELSE 0 END,
+           CASE WHEN g.slot = r.slot THEN r.run END,
+           r.carried,
+           CASE WHEN g.slot = r.slot THEN coalesce(r.shadow, 0) ELSE 0 END + 300000000 * r.wshadow,
+           nullif(r.d, zd), nullif(r.u, zu), nullif(r.t, zt)
+    FROM acc r CROSS JOIN LATERAL generate_series(r.slot, r.next - step, step) g(slot)
+    WHERE r.cov > 0;
 
     -- An organization without sessions keeps no bits.
     IF NOT EXISTS (SELECT FROM usage_usageevent e WHERE e.organization_id = p_org) THEN
