@@ -35,13 +35,14 @@ from __future__ import annotations
 
 SLOT_SECONDS = 300
 # The most bits a slot's bitmap of one kind may have: an organization with more devices, users or
-# teams keeps none of that kind, and its distinct counts of them are read off the sessions. Each
-# slot's piece of a session copies a bitmap that long: at 5,000 devices (625 bytes) a year of 10M
-# sessions took 4 minutes to sum up, and 50,000 users would copy ten times as much a piece.
+# teams keeps none of that kind, and its distinct counts of them are read off the sessions. A bitmap
+# that long is copied at each slot and wherever an entity's time starts or stops (its sessions
+# merged): 50,000 users would copy six times as much as 8,192 at each. (Copied into each slot's
+# piece of each session, as the refresh once did, 5,000 devices took 4 minutes for a year of 10M.)
 SLOT_BITS_MAX = 8192
 # An organization that has ever had a session longer than this keeps no slots (its reports read
-# the sessions): a session is one piece per slot it covers, and one from 1900 to 2999, which
-# imports accept, would be 115 million.
+# the sessions): each slot a session covers is a row, and one from 1900 to 2999, which imports
+# accept, would cover 115 million.
 SLOT_LONGEST_SECONDS = 31 * 86400
 
 # Recompute org's slots from the slot of ``lo`` to the one of the last instant of the sessions
@@ -73,7 +74,8 @@ CREATE TABLE IF NOT EXISTS usage_rollup_bits (
 
 -- Without nested loops: planned on an import's fresh rows (no statistics yet), each session's
 -- bits were looked up by a nested loop over all the organization's bits (a million sessions times
--- 500 devices of comparisons); hash joins cost the same at any estimate.
+-- 500 devices of comparisons); hash joins cost the same at any estimate. Nor merge joins: one
+-- sorted 100,000 sessions by their entities as text (seconds) to find 760 bits.
 CREATE OR REPLACE FUNCTION usage_rollup_refresh_span(p_org uuid, p_lo timestamptz, p_hi timestamptz)
 RETURNS void LANGUAGE plpgsql SET jit = off SET enable_nestloop = off SET enable_mergejoin = off AS $$
 DECLARE
