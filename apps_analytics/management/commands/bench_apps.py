@@ -120,7 +120,7 @@ class Command(BaseCommand):
             self._generate(client, users=users, apps=apps, rows=rows)
         with connection.cursor() as cursor:
             # The reports and their summaries (kept by triggers: apps_analytics.rollup), as autovacuum would.
-            for table in (AppUsageReport._meta.db_table, rollup.DAYS, rollup.USER_YEARS):
+            for table in (AppUsageReport._meta.db_table, rollup.DAYS, rollup.USER_YEARS, rollup.USER_MONTHS):
                 cursor.execute(f"VACUUM ANALYZE {table}")
         count = AppUsageReport.objects.count()
         self.stdout.write(f"Generated {count:,} report rows in {time.perf_counter() - started:.1f} s.")
