@@ -268,7 +268,7 @@ def _utilization_sql(
             for idx in range(len(periods))
         )
         periods_cte = f"periods (idx, start_date, end_date, month_from, month_to) AS (VALUES {period_rows})"
-        parts = _per_month_sql(months, app_id=app_id, members=members, params=params)
+        parts = _per_month_sql(months, app_id=app_id, members=members)
         edges = [edge for period, whole in zip(periods, months, strict=True) for edge in period.outside(whole)]
         if edges:
             for n, (start, end) in enumerate(edges):
@@ -353,13 +353,7 @@ def _per_day_sql(scope: Scope, *, where: str, in_any_period: str) -> str:
     """
 
 
-def _per_month_sql(
-    months: list[tuple[date, date] | None],
-    *,
-    app_id: UUID | None,
-    members: str,
-    params: dict[str, Any],
-) -> str:
+def _per_month_sql(months: list[tuple[date, date] | None], *, app_id: UUID | None, members: str) -> str:
     """Per (app, month) of the periods' whole months with report rows of the scope's members:
     ``active_ms`` and ``sessions`` summed, ``days`` the days with a row of any of them,
     ``activity_date`` the month's first day and ``whole_month`` true.
