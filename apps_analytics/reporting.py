@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
 from uuid import UUID
@@ -32,6 +32,8 @@ MEMBERSHIPS = ClientUser.departments.through._meta.db_table
 
 # granularity -> PostgreSQL date_trunc unit: calendar day, ISO week (Monday), month, quarter (Jan/Apr/Jul/Oct).
 GRANULARITY_UNITS: dict[str, str] = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter"}
+# Buckets made of whole calendar months: a department scope reads its members' months for these.
+MONTH_UNITS = ("month", "quarter")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,28 @@ class Period:
     @property
     def days(self) -> int:
         return (self.end - self.start).days + 1
+
+    def whole_months(self) -> tuple[date, date] | None:
+        """[first day, day after) of the calendar months entirely inside the period; None if none is
+        (also in December 9999, whose next month Python cannot write: its days are read one by one)."""
+        if self.end >= date(9999, 12, 1):
+            return None
+        first = self.start if self.start.day == 1 else _next_month(self.start)
+        after = _next_month(self.end) if (self.end + timedelta(days=1)).day == 1 else self.end.replace(day=1)
+        return (first, after) if first < after else None
+
+    def outside(self, months: tuple[date, date] | None) -> list[tuple[date, date]]:
+        """The inclusive date ranges of the period outside ``months`` (its whole months)."""
+        if months is None:
+            return [(self.start, self.end)]
+        first, after = months
+        edges = [(self.start, first - timedelta(days=1)), (after, self.end)]
+        return [(start, end) for start, end in edges if start <= end]
+
+
+def _next_month(day: date) -> date:
+    """The first day of the month after ``day``'s."""
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
 
 
 @dataclass(frozen=True)
@@ -211,7 +235,8 @@ def _utilization_sql(
 ) -> str:
     """Per app of the client: every period metric for the primary period and, if asked, the comparison.
 
-    The per-day sums of each app (``_per_day_sql``) are read once, and each period takes the days
+    The per-day sums of each app (``_per_day_sql``; with a department scope and buckets of months,
+    ``_per_month_sql`` for the periods' whole months) are read once, and each period takes the days
     it contains, so the periods may overlap; the distinct users come from the per-user summaries
     (``_app_users_sql``). Columns: app_id, name, then each metric, then ``compare_<metric>`` (NULL
     without comparison).
@@ -219,15 +244,40 @@ def _utilization_sql(
     periods = [scope.period] if compare is None else [scope.period, compare]
     for idx, period in enumerate(periods):
         params.update({f"start_{idx}": period.start, f"end_{idx}": period.end})
-    in_any_period = " OR ".join(
-        f"r.activity_date BETWEEN %(start_{idx})s AND %(end_{idx})s" for idx in range(len(periods))
-    )
     params["bucket"] = GRANULARITY_UNITS[granularity]
     params["first_year"] = min(period.start.year for period in periods)
     params["last_year"] = max(period.end.year for period in periods)
     where = _scope_filter(scope, params, app_id=app_id)
     members = _members_sql(scope, params)
-    period_rows = ", ".join(f"({idx}, %(start_{idx})s::date, %(end_{idx})s::date)" for idx in range(len(periods)))
+    months = [period.whole_months() for period in periods]
+    if members is None or params["bucket"] not in MONTH_UNITS or not any(months):
+        in_any_period = " OR ".join(
+            f"r.activity_date BETWEEN %(start_{idx})s AND %(end_{idx})s" for idx in range(len(periods))
+        )
+        period_rows = ", ".join(f"({idx}, %(start_{idx})s::date, %(end_{idx})s::date)" for idx in range(len(periods)))
+        periods_cte = f"periods (idx, start_date, end_date) AS (VALUES {period_rows})"
+        parts = _per_day_sql(scope, where=where, in_any_period=in_any_period)
+        takes_part = ""
+    else:
+        # A period takes a month row of its whole months, and a day row of its other days.
+        for idx, whole in enumerate(months):
+            first, after = whole or (periods[idx].start, periods[idx].start)  # none: an empty range
+            params.update({f"month_from_{idx}": first, f"month_to_{idx}": after})
+        period_rows = ", ".join(
+            f"({idx}, %(start_{idx})s::date, %(end_{idx})s::date, %(month_from_{idx})s::date, %(month_to_{idx})s::date)"
+            for idx in range(len(periods))
+        )
+        periods_cte = f"periods (idx, start_date, end_date, month_from, month_to) AS (VALUES {period_rows})"
+        parts = _per_month_sql(months, app_id=app_id, members=members)
+        edges = [edge for period, whole in zip(periods, months, strict=True) for edge in period.outside(whole)]
+        if edges:
+            for n, (start, end) in enumerate(edges):
+                params.update({f"edge_start_{n}": start, f"edge_end_{n}": end})
+            in_any_edge = " OR ".join(
+                f"r.activity_date BETWEEN %(edge_start_{n})s AND %(edge_end_{n})s" for n in range(len(edges))
+            )
+            parts += f" UNION ALL {_per_day_sql(scope, where=where, in_any_period=in_any_edge)}"
+        takes_part = "AND (d.activity_date >= p.month_from AND d.activity_date < p.month_to) = d.whole_month"
     aggregates = {
         source: ", ".join(
             f"{metric.aggregate} AS {name}" for name, metric in PERIOD_METRICS.items() if metric.source == source
@@ -248,16 +298,17 @@ def _utilization_sql(
             columns.append(f"{value} AS {prefix}{name}")
     app_filter = "AND a.id = %(app_id)s" if app_id is not None else ""
     return f"""
-        WITH periods (idx, start_date, end_date) AS (VALUES {period_rows}),
+        WITH {periods_cte},
         per_day AS (
-            SELECT p.idx, d.application_id, d.activity_date, d.active_ms, d.sessions
-            FROM ({_per_day_sql(scope, where=where, in_any_period=in_any_period)}) AS d
-            JOIN periods p ON d.activity_date BETWEEN p.start_date AND p.end_date
+            SELECT p.idx, d.application_id, d.activity_date, d.active_ms, d.sessions, d.days
+            FROM ({parts}) AS d
+            JOIN periods p ON d.activity_date BETWEEN p.start_date AND p.end_date {takes_part}
         ),
         per_bucket AS (
-            -- The mean of per-day sums in a bucket is SUM(total_active_ms) / COUNT(DISTINCT activity_date).
+            -- The mean of per-day sums in a bucket is SUM(total_active_ms) / COUNT(DISTINCT activity_date)
+            -- (the same numeric division as AVG of the per-day sums, whose rows count one day each).
             SELECT idx, application_id, SUM(active_ms) AS active_ms, SUM(sessions) AS sessions,
-                   AVG(active_ms::numeric) AS ms_per_day
+                   SUM(active_ms)::numeric / SUM(days) AS ms_per_day
             FROM per_day GROUP BY idx, application_id, date_trunc(%(bucket)s, activity_date::timestamp)
         ),
         -- Computed once each, whatever the row estimates (summaries not analyzed yet after a bulk
@@ -277,7 +328,8 @@ def _utilization_sql(
 
 
 def _per_day_sql(scope: Scope, *, where: str, in_any_period: str) -> str:
-    """Per (app, day) with report rows in the scope: ``active_ms`` and ``sessions`` summed.
+    """Per (app, day) with report rows in the scope: ``active_ms`` and ``sessions`` summed, ``days``
+    1 and ``whole_month`` false (the columns of ``_per_month_sql``).
 
     From the per-day summaries (``apps_analytics.rollup``: one row per app and day instead of one
     per user) unless the scope has departments: the sums of some users' rows are not kept.
@@ -285,17 +337,50 @@ def _per_day_sql(scope: Scope, *, where: str, in_any_period: str) -> str:
     if scope.department_ids:
         return f"""
             SELECT r.application_id, r.activity_date,
-                   SUM(r.total_active_ms) AS active_ms, SUM(r.total_session_count) AS sessions
+                   SUM(r.total_active_ms) AS active_ms, SUM(r.total_session_count) AS sessions,
+                   1 AS days, FALSE AS whole_month
             FROM {REPORTS} r
             WHERE {where} AND ({in_any_period})
             GROUP BY r.application_id, r.activity_date
         """
     return f"""
-        SELECT r.application_id, r.activity_date, SUM(r.active_ms) AS active_ms, SUM(r.sessions) AS sessions
+        SELECT r.application_id, r.activity_date, SUM(r.active_ms) AS active_ms, SUM(r.sessions) AS sessions,
+               1 AS days, FALSE AS whole_month
         FROM {rollup.DAYS} r
         WHERE {where} AND ({in_any_period})
         GROUP BY r.application_id, r.activity_date
         HAVING SUM(r.reports) > 0
+    """
+
+
+def _per_month_sql(months: list[tuple[date, date] | None], *, app_id: UUID | None, members: str) -> str:
+    """Per (app, month) of the periods' whole months with report rows of the scope's members:
+    ``active_ms`` and ``sessions`` summed, ``days`` the days with a row of any of them,
+    ``activity_date`` the month's first day and ``whole_month`` true.
+
+    From the per-user months (``apps_analytics.rollup``): a member's rows of a month of an app add
+    up to their sums and bits (bit k: day k + 1), read with an index range per member (the user
+    leads that index), so the report rows of a department (1.3M of 10M) are never read.
+    """
+    in_any_month = " OR ".join(
+        f"(u.month >= %(month_from_{idx})s AND u.month < %(month_to_{idx})s)"
+        for idx, whole in enumerate(months)
+        if whole is not None
+    )
+    app_filter = "AND u.application_id = %(app_id)s" if app_id is not None else ""
+    return f"""
+        SELECT m.application_id, m.month AS activity_date, SUM(m.active_ms) AS active_ms,
+               SUM(m.sessions) AS sessions, bit_count(bit_or(m.days)::bit(32)) AS days, TRUE AS whole_month
+        FROM (SELECT DISTINCT members.clientuser_id FROM ({members}) AS members) AS member  -- once each
+        CROSS JOIN LATERAL (
+            SELECT u.application_id, u.month, SUM(u.active_ms) AS active_ms, SUM(u.sessions) AS sessions,
+                   SUM(u.days)::bigint AS days
+            FROM {rollup.USER_MONTHS} u
+            WHERE u.client_id = %(client_id)s AND u.user_id = member.clientuser_id {app_filter} AND ({in_any_month})
+            GROUP BY u.application_id, u.month
+            HAVING SUM(u.days) <> 0
+        ) AS m
+        GROUP BY m.application_id, m.month
     """
 
 

@@ -11,20 +11,28 @@ all its figures follow from much less:
   them (one bit a day). A user is among an app's users in a period when a bit of the period is
   set, so the distinct users come from one row per (app, user) and year instead of an index
   probe each.
+- ``apps_analytics_appusermonth``: per (client, application, user, month) the user's active
+  milliseconds and sessions, and the days with a report as ``days`` = the sum of 2^(day of the
+  month - 1). A department scope cannot use the per-day sums (they mix every user's rows); it
+  joins its members to these instead: a month of an app in the scope has the sums of its
+  members' rows and as many active days as the bits set in any of them (10M report rows: 600k
+  rows, 80k for a department of 133 users of 1,000, where the report rows are 1.3M).
 
 They are derived data, never written by the application: statement triggers on the reports
 table add what each statement changed (inserted rows count +1, deleted rows -1, an update both),
 so every write path (ORM, admin, ingestion, imports through COPY, cascades, raw SQL) keeps them
-right. Both are sums, and a key's value is the sum of its rows: a statement's change of a key is
+right. All are sums, and a key's value is the sum of its rows: a statement's change of a key is
 added as a new row, merged with the key's rows that no other transaction holds (``FOR UPDATE SKIP
 LOCKED``, as ``core.versions`` prunes), so that writers never wait for each other (an upsert of
 one row per key would lock a day of an app until the writer's commit, and an import holds every
 day it touches until its own) and a key has about one row. A key whose rows sum to zero has no
-report rows and is dropped when merged. TRUNCATE of the reports empties both.
+report rows and is dropped when merged. TRUNCATE of the reports empties them.
 
 The reports read them where they hold: the utilization list and detail without a department scope
-(the per-day sums of some users' rows are not kept; that scope reads the report rows, and takes
-its distinct users from ``apps_analytics_appuseryear``, which has the user).
+from the per-day sums; with one, the whole months of its periods from the per-month sums of its
+members when the buckets are months or quarters (a week or a day is not a sum of months: those
+read the report rows, as do the days of a period's partial months); the distinct users from
+``apps_analytics_appuseryear`` in every case.
 """
 
 from __future__ import annotations
@@ -33,6 +41,7 @@ from core.db import install_once
 
 DAYS = "apps_analytics_appday"
 USER_YEARS = "apps_analytics_appuseryear"
+USER_MONTHS = "apps_analytics_appusermonth"
 REPORTS = "apps_analytics_appusagereport"
 
 # The reports' writers first (as the triggers' creation would), so that none of them holds the
@@ -56,6 +65,22 @@ CREATE TABLE IF NOT EXISTS {USER_YEARS} (
     days numeric NOT NULL
 );
 CREATE INDEX IF NOT EXISTS {USER_YEARS}_key ON {USER_YEARS} (client_id, application_id, user_id, year);
+CREATE TABLE IF NOT EXISTS {USER_MONTHS} (
+    client_id uuid NOT NULL,
+    application_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    month date NOT NULL,
+    active_ms numeric NOT NULL,
+    sessions bigint NOT NULL,
+    -- bigint, though a key's rows add up to at most 2^31 - 1: a writer merges the rows that no other
+    -- transaction holds, and their sum alone may not be a month's bits.
+    days bigint NOT NULL
+);
+-- The user before the app: a department scope reads its members' rows, one index range each, from
+-- the index alone where the pages are all-visible (heap fetches in the order the rows were written
+-- took twice as long: the 80k rows of a department of the bench, 0.4 s against 0.2 s).
+CREATE INDEX IF NOT EXISTS {USER_MONTHS}_key ON {USER_MONTHS} (client_id, user_id, application_id, month)
+    INCLUDE (active_ms, sessions, days);
 """
 
 # What a statement changed: its report rows with ``sign`` +1 (new) or -1 (old), per trigger event.
@@ -115,6 +140,25 @@ BEGIN
     FROM (SELECT * FROM delta UNION ALL SELECT * FROM merged) AS r
     GROUP BY client_id, application_id, user_id, year
     HAVING sum(days) <> 0;
+
+    WITH delta AS (
+        SELECT client_id, application_id, user_id, date_trunc('month', activity_date)::date AS month,
+               sum(sign * total_active_ms::numeric) AS active_ms, sum(sign * total_session_count::bigint) AS sessions,
+               sum(sign * (1::bigint << (extract(day FROM activity_date)::int - 1))) AS days
+        FROM ({changes}) c
+        GROUP BY 1, 2, 3, 4
+    ), merged AS (
+        DELETE FROM {USER_MONTHS} u WHERE u.ctid = ANY(ARRAY(
+            SELECT x.ctid FROM {USER_MONTHS} x JOIN delta USING (client_id, application_id, user_id, month)
+            FOR UPDATE OF x SKIP LOCKED
+        ))
+        RETURNING u.*
+    )
+    INSERT INTO {USER_MONTHS}
+    SELECT client_id, application_id, user_id, month, sum(active_ms), sum(sessions), sum(days)
+    FROM (SELECT * FROM delta UNION ALL SELECT * FROM merged) AS r
+    GROUP BY client_id, application_id, user_id, month
+    HAVING sum(days) <> 0 OR sum(active_ms) <> 0 OR sum(sessions) <> 0;
     RETURN NULL;
 END;
 $$;
@@ -129,7 +173,7 @@ INSTALL = (
     + f"""
 CREATE OR REPLACE FUNCTION apps_analytics_rollup_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    TRUNCATE {DAYS}, {USER_YEARS};
+    TRUNCATE {DAYS}, {USER_YEARS}, {USER_MONTHS};
     RETURN NULL;
 END;
 $$;
@@ -141,7 +185,7 @@ CREATE OR REPLACE TRIGGER apps_analytics_rollup_truncate AFTER TRUNCATE ON {REPO
 # Made again from the reports, in the transaction that (re)installs the triggers: their lock on the
 # reports table keeps writers out until both are done, so no write is missed or counted twice.
 REBUILD = f"""
-TRUNCATE {DAYS}, {USER_YEARS};
+TRUNCATE {DAYS}, {USER_YEARS}, {USER_MONTHS};
 INSERT INTO {DAYS}
 SELECT client_id, application_id, activity_date, count(*), sum(total_active_ms), sum(total_session_count)
 FROM {REPORTS} GROUP BY client_id, application_id, activity_date;
@@ -149,7 +193,11 @@ INSERT INTO {USER_YEARS}
 SELECT client_id, application_id, user_id, extract(year FROM activity_date)::int,
        sum(trunc(power(2::numeric, extract(doy FROM activity_date)::int - 1)))
 FROM {REPORTS} GROUP BY 1, 2, 3, 4;
-ANALYZE {DAYS}, {USER_YEARS};
+INSERT INTO {USER_MONTHS}
+SELECT client_id, application_id, user_id, date_trunc('month', activity_date)::date,
+       sum(total_active_ms), sum(total_session_count), sum(1::bigint << (extract(day FROM activity_date)::int - 1))
+FROM {REPORTS} GROUP BY 1, 2, 3, 4;
+ANALYZE {DAYS}, {USER_YEARS}, {USER_MONTHS};
 """
 
 

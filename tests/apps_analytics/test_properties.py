@@ -10,11 +10,13 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from apps_analytics import rollup
 from apps_analytics.models import Application, Department
+from apps_analytics.reporting import PERIOD_METRICS
 from tests.apps_analytics.conftest import report, user
 
 pytestmark = pytest.mark.django_db
@@ -111,4 +113,96 @@ def test_the_detail_matches_a_naive_computation(reader, app, rows, period, compa
         listed = reader.get(f"/v2/clients/{app.client_id}/analytics/apps/utilization", query).json()["results"]
         (row,) = [row for row in listed if row["app_id"] == str(app.id)]
         assert {name: row[name] for name in values} == {name: body[name] for name in values}
+        transaction.set_rollback(True)
+
+
+# A department scope with monthly or quarterly buckets reads its members' months (apps_analytics.rollup)
+# for the periods' whole months and the report rows for their other days: periods that start and end on
+# and around the months' edges (Dec 1, Dec 2, Dec 31, Jan 1, Jan 2, Jan 31, Feb 1, Feb 2, the last day).
+MONTH_EDGES = [0, 1, 30, 31, 32, 61, 62, 63, DAYS - 1]
+month_period_strategy = st.tuples(
+    st.sampled_from(MONTH_EDGES) | st.integers(0, DAYS - 1), st.sampled_from(MONTH_EDGES) | st.integers(0, DAYS - 1)
+).map(sorted)
+two_apps_rows_strategy = st.dictionaries(
+    keys=st.tuples(st.integers(0, 1), st.integers(0, USERS - 1), st.integers(0, DAYS - 1)),
+    values=st.tuples(st.integers(0, 5_000_000), st.integers(0, 30)),
+    max_size=60,
+)
+
+
+def split_user_months() -> None:
+    """Leave every key of the per-user months in two rows, and add a key whose rows cancel out, as
+    concurrent writers leave them (each merges the rows no other transaction holds)."""
+    table = rollup.USER_MONTHS
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH old AS (DELETE FROM {table} RETURNING *)
+                INSERT INTO {table}
+                SELECT o.client_id, o.application_id, o.user_id, o.month, part.active_ms, part.sessions, part.days
+                FROM old o CROSS JOIN LATERAL (VALUES (o.active_ms - 7, o.sessions - 1, o.days - (o.days & -o.days)),
+                                                      (7, 1, o.days & -o.days)) AS part (active_ms, sessions, days)"""
+        )
+        cursor.execute(
+            f"""INSERT INTO {table}
+                SELECT client_id, application_id, user_id, month + interval '1 month', sign * 5, sign * 2, sign * 4
+                FROM (SELECT * FROM {table} LIMIT 1) AS one CROSS JOIN (VALUES (1), (-1)) AS signs (sign)"""
+        )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    rows=two_apps_rows_strategy,
+    period=month_period_strategy,
+    compare=st.none() | month_period_strategy,
+    granularity=st.sampled_from(["monthly", "quarterly"]),
+    departments=st.sampled_from([(0,), (1,), (0, 1)]),
+    split=st.booleans(),
+)
+def test_department_months_match_a_naive_computation(
+    reader, app, rows, period, compare, granularity, departments, split
+):
+    with transaction.atomic():
+        apps = [app, Application.objects.create(client=app.client, name="Slack")]
+        groups = [Department.objects.create(client=app.client, name=name) for name in ("A", "B")]
+        people = [user(app.client, f"u{n}@acme.example", *(groups[g] for g in MEMBERSHIP[n])) for n in range(USERS)]
+        for (a, u, d), (ms, sessions) in rows.items():
+            report(apps[a], people[u], (FIRST_DAY + timedelta(days=d)).isoformat(), ms, sessions)
+        if split:
+            split_user_months()
+        members = {n for n, belongs in MEMBERSHIP.items() if set(belongs) & set(departments)}
+        start, end = (FIRST_DAY + timedelta(days=d) for d in period)
+        query = {
+            "granularity": granularity,
+            "start_date": start.isoformat(),
+            "end_date": end.isoformat(),
+            "department_ids": ",".join(str(groups[g].id) for g in departments),
+        }
+        if compare is not None:
+            compare_start, compare_end = (FIRST_DAY + timedelta(days=d) for d in compare)
+            query.update(compare_start_date=compare_start.isoformat(), compare_end_date=compare_end.isoformat())
+        expected = {}
+        for a, application in enumerate(apps):
+            app_rows = {(u, d): value for (row_app, u, d), value in rows.items() if row_app == a}
+            values = expected_metrics(app_rows, start, end, granularity, members)
+            compare_values = None
+            if compare is not None:
+                compare_values = expected_metrics(app_rows, compare_start, compare_end, granularity, members)
+            expected[str(application.id)] = {
+                name: {
+                    "value": value,
+                    "change_pct": None if compare_values is None else expected_change(value, compare_values[name]),
+                    "compare_value": None if compare_values is None else compare_values[name],
+                }
+                for name, value in values.items()
+            }
+
+        base = f"/v2/clients/{app.client_id}/analytics/apps"
+        listed = reader.get(f"{base}/utilization", query)
+        assert listed.status_code == 200
+        assert {row["app_id"]: {name: row[name] for name in PERIOD_METRICS} for row in listed.json()["results"]} == (
+            expected
+        )
+        detail = reader.get(f"{base}/{app.id}/utilization", query)
+        assert detail.status_code == 200
+        assert {name: detail.json()[name] for name in PERIOD_METRICS} == expected[str(app.id)]
         transaction.set_rollback(True)

@@ -2,10 +2,11 @@
 
 Each summary is compared with the same figures computed from the report rows: per (client, app,
 day) the rows, active milliseconds and sessions; per (client, app, user, year) the days with a
-row, as the sum of 2^(day of the year - 1). Generated sequences of writes go through every path:
-the ORM (one row, many rows, updates of values and of keys, deletes), cascades from an app, a user
-or a client, imports (new rows through COPY, existing ones through the upsert), raw SQL, TRUNCATE
-and rolled back transactions.
+row, as the sum of 2^(day of the year - 1); per (client, app, user, month) the active
+milliseconds, sessions and days with a row, as the sum of 2^(day of the month - 1). Generated
+sequences of writes go through every path: the ORM (one row, many rows, updates of values and of
+keys, deletes), cascades from an app, a user or a client, imports (new rows through COPY, existing
+ones through the upsert), raw SQL, TRUNCATE and rolled back transactions.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from tests.apps_analytics.conftest import report, token_for, user
 from tests.conftest import api_client
 from tests.interchange.conftest import jsonl
 
-FIRST_DAY = date(2025, 12, 20)  # the days cross a year: two rows per (app, user) in the per-user summary
+# The days cross a year and a month: two rows per (app, user) in each per-user summary.
+FIRST_DAY = date(2025, 12, 20)
 DAYS = 20
 
 
-def summarized() -> tuple[set[tuple], set[tuple]]:
+def summarized() -> tuple[set[tuple], set[tuple], set[tuple]]:
     """The summaries' values per key (keys whose rows add up to nothing left out)."""
     with connection.cursor() as cursor:
         cursor.execute(
@@ -46,13 +48,20 @@ def summarized() -> tuple[set[tuple], set[tuple]]:
             f" GROUP BY 1, 2, 3, 4 HAVING sum(days) <> 0"
         )
         user_years = {tuple(row) for row in cursor.fetchall()}
-    return days, user_years
+        cursor.execute(
+            f"SELECT client_id, application_id, user_id, month, sum(active_ms), sum(sessions), sum(days)"
+            f" FROM {rollup.USER_MONTHS} GROUP BY 1, 2, 3, 4"
+            f" HAVING sum(days) <> 0 OR sum(active_ms) <> 0 OR sum(sessions) <> 0"
+        )
+        user_months = {tuple(row) for row in cursor.fetchall()}
+    return days, user_years, user_months
 
 
-def expected() -> tuple[set[tuple], set[tuple]]:
+def expected() -> tuple[set[tuple], set[tuple], set[tuple]]:
     """The same figures from the report rows, computed here in Python."""
     days: dict[tuple, list[int]] = {}
     user_years: dict[tuple, int] = {}
+    user_months: dict[tuple, list[int]] = {}
     for row in AppUsageReport.objects.values_list(
         "client_id", "application_id", "user_id", "activity_date", "total_active_ms", "total_session_count"
     ):
@@ -63,17 +72,23 @@ def expected() -> tuple[set[tuple], set[tuple]]:
         totals[2] += sessions
         key = (client_id, app_id, user_id, day.year)
         user_years[key] = user_years.get(key, 0) + 2 ** (day.timetuple().tm_yday - 1)
+        month = user_months.setdefault((client_id, app_id, user_id, day.replace(day=1)), [0, 0, 0])
+        month[0] += active_ms
+        month[1] += sessions
+        month[2] += 2 ** (day.day - 1)
     return (
         {(*key, reports, active_ms, sessions) for key, (reports, active_ms, sessions) in days.items()},
         {(*key, bits) for key, bits in user_years.items()},
+        {(*key, active_ms, sessions, bits) for key, (active_ms, sessions, bits) in user_months.items()},
     )
 
 
 def assert_summaries_hold() -> None:
-    days, user_years = summarized()
-    expected_days, expected_user_years = expected()
+    days, user_years, user_months = summarized()
+    expected_days, expected_user_years, expected_user_months = expected()
     assert days == expected_days
     assert user_years == expected_user_years
+    assert user_months == expected_user_months
 
 
 @pytest.fixture
@@ -240,6 +255,8 @@ def test_a_write_to_a_kept_key_merges_into_one_row(world):
         assert cursor.fetchone() == (5, 5)
         cursor.execute(f"SELECT count(*), count(DISTINCT (application_id, user_id, year)) FROM {rollup.USER_YEARS}")
         assert cursor.fetchone() == (3, 3)
+        cursor.execute(f"SELECT count(*), count(DISTINCT (application_id, user_id, month)) FROM {rollup.USER_MONTHS}")
+        assert cursor.fetchone() == (3, 3)
     assert_summaries_hold()
 
 
@@ -250,6 +267,7 @@ def test_reinstalling_rebuilds_the_summaries_from_the_reports(world):
     report(app, person, "2026-03-01", 3000, 3)
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {rollup.DAYS}")
+        cursor.execute(f"DELETE FROM {rollup.USER_MONTHS}")
         cursor.execute("DELETE FROM core_installed WHERE name = 'apps_analytics.rollup'")
     rollup.install()
     assert_summaries_hold()
