@@ -45,6 +45,15 @@ def make_device(org: Organization, address: str, **fields: Any) -> Device:
     return Device.objects.create(organization=org, host=host, device_id=device_id, **fields)
 
 
+def awkward_devices(org: Organization, names: list[str]) -> list[Device]:
+    """Four devices on two hosts, their device ids and host names made of ``names[0:6]`` (awkward
+    text from a property test) and kept unique by a suffix."""
+    hosts = [Host.objects.create(hostname=f"{names[i]}h{i}") for i in range(2)]
+    return [
+        Device.objects.create(organization=org, host=hosts[i % 2], device_id=f"{names[2 + i]}{i}") for i in range(4)
+    ]
+
+
 def session(
     device: Device,
     start: datetime,

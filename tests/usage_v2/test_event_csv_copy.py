@@ -18,10 +18,10 @@ from django.db import transaction
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.usage_helpers import make_device, utc
+from tests.usage_helpers import awkward_devices, make_device, utc
 from usage.api.output import csv_stream
 from usage.events import EVENT_FIELDS, EventQuery, event_rows
-from usage.models import Device, Host, Team, UsageEvent, User
+from usage.models import Team, UsageEvent, User
 
 pytestmark = pytest.mark.django_db
 
@@ -66,12 +66,8 @@ def previous_csv(query: EventQuery) -> bytes:
 ).via("awkward values by hand")
 def test_the_copy_csv_is_the_python_csv(api, org, names, sessions, zone_name):
     with transaction.atomic():
-        # Four devices on two hosts (device ids and host names awkward, kept unique), three users
-        # and three teams (emails and team names awkward).
-        hosts = [Host.objects.create(hostname=f"{names[i]}h{i}") for i in range(2)]
-        devices = [
-            Device.objects.create(organization=org, host=hosts[i % 2], device_id=f"{names[2 + i]}{i}") for i in range(4)
-        ]
+        # Four devices on two hosts, three users and three teams (emails and team names awkward).
+        devices = awkward_devices(org, names)
         users = [User.objects.create(organization=org, email=names[6 + i], name=names[i]) for i in range(3)]
         teams = [Team.objects.create(organization=org, name=names[9 + i] if i < 2 else names[12]) for i in range(3)]
         UsageEvent.objects.bulk_create(

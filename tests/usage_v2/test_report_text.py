@@ -21,10 +21,11 @@ from django.db import connection, transaction
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.usage_helpers import awkward_devices
 from usage.api.output import float_text_sql, report_response
 from usage.api.v2 import GROUPINGS, TRUSTED_FIELDS, report_fields, report_rows
 from usage.binning import make_bins
-from usage.models import Device, Host, Team, UsageEvent, User
+from usage.models import Team, UsageEvent, User
 from usage.reporting import ReportSpec, run_report
 
 pytestmark = pytest.mark.django_db
@@ -151,12 +152,8 @@ def test_reports_written_by_postgres_are_the_python_ones(
 ):
     caches["reports"].clear()  # the rolled-back data of an earlier example leaves the same versions
     with transaction.atomic():
-        # Four devices on two hosts (device ids and host names awkward, kept unique), three users
-        # and three teams (emails and team names awkward).
-        hosts = [Host.objects.create(hostname=f"{names[i]}h{i}") for i in range(2)]
-        devices = [
-            Device.objects.create(organization=org, host=hosts[i % 2], device_id=f"{names[2 + i]}{i}") for i in range(4)
-        ]
+        # Four devices on two hosts, three users and three teams (emails and team names awkward).
+        devices = awkward_devices(org, names)
         users = [User.objects.create(organization=org, email=f"{names[6 + i]}{i}", name="u") for i in range(3)]
         teams = [Team.objects.create(organization=org, name=f"{names[9 + i]}{i}") for i in range(3)]
         UsageEvent.objects.bulk_create(
